@@ -1,0 +1,1 @@
+"""The HTTP face (FastAPI) and the `futarchy` command line."""

@@ -1,0 +1,1 @@
+"""Benchmarks: not tests; each writes JSON and a line in BENCHMARKS.md."""

@@ -1,0 +1,1 @@
+"""Everything traded: LMSR math (pure), welfare assets, conditional cash, trading services."""

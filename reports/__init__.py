@@ -1,0 +1,1 @@
+"""Policy-decision reports (built in a later issue)."""

@@ -1,0 +1,1 @@
+"""Simulation backtests (built in a later issue)."""

@@ -1,0 +1,1 @@
+"""Vote on values: council, seats and power, motions, metric versions, observations, measurement."""
