@@ -1,0 +1,52 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import problems
+from api.routers import ROUTERS
+from db.session import Database
+from db.settings import Settings, get_settings
+
+DESCRIPTION = """\
+A futarchy engine: *vote on values, bet on beliefs*.
+
+Authenticate with an API key: `Authorization: Bearer fut_…`. Money and shares are decimal
+strings with at most six decimals (micro-units). Every POST that moves money needs an
+`Idempotency-Key` header. Every error is `application/problem+json`.
+"""
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """Build the app. The database must already be migrated (`futarchy db upgrade`).
+
+    Args:
+        settings: configuration; read from the environment when omitted.
+        database: an existing `Database` to share (tests); built from settings when omitted.
+    """
+    settings = settings or get_settings()
+    owned = database is None
+    db = database or Database.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            db.dispose()
+
+    app = FastAPI(
+        title="futarchy",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = db
+    problems.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

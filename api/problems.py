@@ -1,0 +1,150 @@
+"""Every error leaves the API as ``application/problem+json`` (RFC 9457).
+
+Domain errors know nothing of HTTP: they map to a status here, in one table, by class. The
+first matching row wins, so specific classes go before their bases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from db.errors import ConflictError, FutarchyError, InvalidInputError, NotFoundError
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class AuthenticationRequired(FutarchyError):
+    """No API key, or a key that is unknown or revoked (HTTP 401)."""
+
+
+class PermissionDenied(FutarchyError):
+    """The account's role may not do this (HTTP 403)."""
+
+
+class BadRequest(FutarchyError):
+    """The request is missing something the protocol needs, e.g. a header (HTTP 400)."""
+
+
+ERROR_STATUS: list[tuple[type[FutarchyError], int, str]] = [
+    (AuthenticationRequired, 401, "Authentication required"),
+    (PermissionDenied, 403, "Forbidden"),
+    (BadRequest, 400, "Bad request"),
+    (NotFoundError, 404, "Not found"),
+    (ConflictError, 409, "Conflict"),
+    (InvalidInputError, 422, "Invalid input"),
+]
+"""Domain error class → (HTTP status, problem title). Anything else deliberate is a 400."""
+
+_TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    422: "Invalid input",
+    500: "Internal server error",
+}
+
+
+def status_for(exc: FutarchyError) -> tuple[int, str]:
+    """The HTTP status and title a domain error maps to."""
+    for cls, status, title in ERROR_STATUS:
+        if isinstance(exc, cls):
+            return status, title
+    return 400, "Bad request"
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    type_: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": type_ or "about:blank",
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _error_type(exc: BaseException) -> str:
+    """A stable, documented-by-name problem type: the error's class name in kebab case."""
+    name = type(exc).__name__
+    kebab = "".join("-" + c.lower() if c.isupper() else c for c in name).lstrip("-")
+    return f"/problems/{kebab}"
+
+
+def _describe_validation(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    errors = []
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        msg = str(err.get("msg", "invalid"))
+        errors.append({"field": loc, "message": msg})
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts) or "the request is invalid", errors
+
+
+def install(app: FastAPI) -> None:
+    """Register the problem+json handlers on ``app``."""
+
+    @app.exception_handler(FutarchyError)
+    async def _domain(_request: Request, exc: FutarchyError) -> JSONResponse:
+        status, title = status_for(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return problem(status, str(exc), title=title, type_=_error_type(exc), headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail, errors = _describe_validation(exc)
+        return problem(422, detail, type_="/problems/validation", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+
+_DESCRIPTIONS = {
+    400: "The request lacks something the protocol needs (e.g. an Idempotency-Key).",
+    401: "Missing, unknown or revoked API key.",
+    403: "The account's role may not do this.",
+    404: "A referenced entity does not exist.",
+    409: "The current state forbids this (closed market, insufficient funds, price limit...).",
+    422: "Malformed or out-of-range input.",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the error statuses a route can return."""
+    return {
+        status: {
+            "description": _DESCRIPTIONS.get(status, _TITLES.get(status, "Error")),
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
