@@ -1,0 +1,46 @@
+"""The errors of the market package, all rooted in `db.errors.FutarchyError`.
+
+::
+
+    FutarchyError
+    └── MarketError
+        ├── InvalidMarketInput     (also InvalidInputError -> 422): NaN/inf, b <= 0, empty or
+        │                          mismatched vectors, bad outcome index, non-positive amounts,
+        │                          quantities beyond the documented hard bounds
+        ├── PriceLimitExceeded     (also ConflictError -> 409): the quote breaks the caller's limit
+        ├── InsufficientFunds      (also ConflictError -> 409): cash would go below zero
+        ├── InsufficientShares     (also ConflictError -> 409): selling shares not held
+        └── StaleQuote             (also ConflictError -> 409): the book moved since the quote
+
+Every refusal is raised before anything changes: the market values are frozen, so an
+operation either returns a new value or raises and leaves the old one as it was. Messages
+are sentences a trader can act on; they never mention HTTP.
+"""
+
+from __future__ import annotations
+
+from db.errors import ConflictError, FutarchyError, InvalidInputError
+
+
+class MarketError(FutarchyError):
+    """Base of every deliberate error raised by the market package."""
+
+
+class InvalidMarketInput(MarketError, InvalidInputError):
+    """The input is malformed or out of range (NaN, inf, b <= 0, wrong length, overflow...)."""
+
+
+class PriceLimitExceeded(MarketError, ConflictError):
+    """The quoted price or amount breaks the limit the trader set."""
+
+
+class InsufficientFunds(MarketError, ConflictError):
+    """Cash or conditional cash would go below zero."""
+
+
+class InsufficientShares(MarketError, ConflictError):
+    """The trader tried to sell (or merge) more than they hold."""
+
+
+class StaleQuote(MarketError, ConflictError):
+    """The quote was priced for a different market state; ask for a fresh quote."""
