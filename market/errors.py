@@ -19,7 +19,7 @@ are sentences a trader can act on; they never mention HTTP.
 
 from __future__ import annotations
 
-from db.errors import ConflictError, FutarchyError, InvalidInputError
+from db.errors import ConflictError, FutarchyError, InvalidInputError, NotFoundError
 
 
 class MarketError(FutarchyError):
@@ -44,3 +44,32 @@ class InsufficientShares(MarketError, ConflictError):
 
 class StaleQuote(MarketError, ConflictError):
     """The quote was priced for a different market state; ask for a fresh quote."""
+
+
+# --- trading service (persistence): raised by market.proposals, market.funding, market.trading
+#
+#     MarketError
+#     ├── UnknownProposal, UnknownMarket     (also NotFoundError -> 404)
+#     ├── InvalidProposal                    (also InvalidInputError -> 422)
+#     ├── MarketClosed                       (also ConflictError -> 409)
+#     └── IdempotencyKeyReused               (also InvalidInputError -> 422)
+
+
+class UnknownProposal(MarketError, NotFoundError):
+    """No proposal with that id."""
+
+
+class UnknownMarket(MarketError, NotFoundError):
+    """No market with that id."""
+
+
+class InvalidProposal(MarketError, InvalidInputError):
+    """The proposal's definition is malformed (bounds, bins, window, alternatives, subsidy)."""
+
+
+class MarketClosed(MarketError, ConflictError):
+    """The market does not trade now: closed, settled, or its trading window has not begun."""
+
+
+class IdempotencyKeyReused(MarketError, InvalidInputError):
+    """An Idempotency-Key was sent again with a different request."""
