@@ -248,8 +248,10 @@ def prices(q: Vector, b: float) -> FloatArray:
     """Instantaneous prices ``p_i = exp(q_i / b) / Σ_j exp(q_j / b)`` (probabilities).
 
     Returns:
-        A float64 array of probabilities; each in ``[0, 1]`` (strictly inside unless some
-        ``|q_i − q_j| / b`` exceeds ~745, where float64 rounds), summing to 1 up to rounding.
+        A float64 array of probabilities summing to 1 up to rounding; each strictly inside
+        ``(0, 1)`` as long as float64 can show it: once the other prices sum below 2⁻⁵³
+        (``q_i − q_j > ~37·b``) the leading price rounds to 1.0, and a price whose
+        ``q_i − max q < −745·b`` underflows to 0.0.
 
     Raises:
         InvalidMarketInput: NaN/inf entries, fewer than two outcomes, or ``b ≤ 0``.
