@@ -96,7 +96,11 @@ def test_translation_invariance(state: tuple[list[float], float], k: float) -> N
     shifted = lmsr.cost([x + k for x in q], b)
     scale = max(abs(x) for x in q) + abs(k) + b
     assert shifted == pytest.approx(lmsr.cost(q, b) + k, abs=1e-12 * scale)
-    assert lmsr.prices([x + k for x in q], b) == pytest.approx(lmsr.prices(q, b), abs=1e-9)
+    # q + k rounds to an ulp of |k|, which moves a price by up to that ulp / b
+    price_tolerance = 1e-12 + 4.5e-16 * scale / b
+    assert lmsr.prices([x + k for x in q], b) == pytest.approx(
+        lmsr.prices(q, b), abs=price_tolerance
+    )
 
 
 @given(extreme_lmsr_states())
