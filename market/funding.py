@@ -1,0 +1,241 @@
+"""Moving cash: credits and debits (the operator's faucet), splits and merges.
+
+- *credit* / *debit*: unconditional cash enters or leaves the engine (admin only).
+- *split* ``a``: ``a`` cash becomes ``a`` conditional cash in EVERY branch of a proposal
+  (the cash moves to the proposal's collateral, which backs each branch's cash 1:1).
+- *merge* ``a``: ``a`` from EVERY branch becomes ``a`` cash again; allowed at any time
+  until settlement.
+
+These are the database form of `market.conditional.Holdings.split` / ``merge``, with the
+same refusals and messages. Each operation is one balanced ledger posting
+(`market.ledger`), runs inside the caller's transaction and only flushes; a refusal raises
+before anything is written or inside the transaction that the caller then rolls back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from db.identity import get_account
+from market import repository as repo
+from market.book import MAX_SHARES_MICROS, format_micros
+from market.errors import InsufficientFunds, InvalidMarketInput, MarketClosed
+from market.ledger import Holder, Leg, OperationKind, post
+from market.models import MarketStatus
+
+MAX_AMOUNT_MICROS = MAX_SHARES_MICROS
+"""Largest amount one credit, debit, split or merge may move: 1e9 units."""
+
+MAX_BALANCE_MICROS = 10**17
+"""Largest cash balance a credit may create: 1e11 units (far below BIGINT's 9.2e18)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BranchBalance:
+    """Conditional cash in one branch, micro-units."""
+
+    market_id: int
+    proposal_id: int
+    branch_index: int
+    branch_name: str
+    cash_micros: int
+
+
+@dataclass(frozen=True, slots=True)
+class Balances:
+    """An account's unconditional cash and its conditional cash per branch, micro-units."""
+
+    account_id: int
+    cash_micros: int
+    branches: tuple[BranchBalance, ...]
+
+
+def check_amount(amount_micros: int, what: str) -> int:
+    """Refuse a non-positive, non-integer or absurdly large amount (micro-units)."""
+    if isinstance(amount_micros, bool) or not isinstance(amount_micros, int):
+        raise InvalidMarketInput(f"the {what} must be a whole number of micro-units")
+    if amount_micros <= 0:
+        raise InvalidMarketInput(f"the {what} must be positive, got {format_micros(amount_micros)}")
+    if amount_micros > MAX_AMOUNT_MICROS:
+        raise InvalidMarketInput(
+            f"the {what} {format_micros(amount_micros)} exceeds the limit of "
+            f"{format_micros(MAX_AMOUNT_MICROS)} per operation"
+        )
+    return amount_micros
+
+
+def balances(session: Session, account_id: int, proposal_id: int | None = None) -> Balances:
+    """Cash and conditional cash of an account (optionally of one proposal only)."""
+    rows = repo.branch_cash_of(session, account_id, proposal_id)
+    return Balances(
+        account_id=account_id,
+        cash_micros=repo.cash_of(session, account_id),
+        branches=tuple(
+            BranchBalance(
+                market_id=r.market_id,
+                proposal_id=r.proposal_id,
+                branch_index=r.branch_index,
+                branch_name=r.branch_name,
+                cash_micros=int(r.cash_micros),
+            )
+            for r in rows
+        ),
+    )
+
+
+def credit(session: Session, account_id: int, amount_micros: int) -> int:
+    """Give an account ``amount`` of cash from outside; returns the new balance.
+
+    Raises:
+        UnknownAccount: no such account.
+        InvalidMarketInput: a non-positive or too large amount, or a balance beyond
+            `MAX_BALANCE_MICROS`.
+    """
+    amount = check_amount(amount_micros, "credit")
+    get_account(session, account_id)
+    before = repo.cash_of(session, account_id)
+    if before + amount > MAX_BALANCE_MICROS:
+        raise InvalidMarketInput(
+            f"a credit of {format_micros(amount)} would take the balance beyond "
+            f"{format_micros(MAX_BALANCE_MICROS)}"
+        )
+    balance = repo.add_cash(session, account_id, amount)
+    post(
+        session,
+        OperationKind.CREDIT,
+        [
+            Leg(Holder.OUTSIDE, -amount),
+            Leg(Holder.ACCOUNT, amount, account_id=account_id),
+        ],
+    )
+    return balance
+
+
+def debit(session: Session, account_id: int, amount_micros: int) -> int:
+    """Take ``amount`` of an account's cash out of the engine; returns the new balance.
+
+    Raises:
+        UnknownAccount: no such account.
+        InvalidMarketInput: a non-positive or too large amount.
+        InsufficientFunds: the account holds less cash than ``amount``.
+    """
+    amount = check_amount(amount_micros, "debit")
+    get_account(session, account_id)
+    balance = repo.take_cash(session, account_id, amount)
+    if balance is None:
+        raise InsufficientFunds(
+            f"cannot debit {format_micros(amount)}: account {account_id} holds only "
+            f"{format_micros(repo.cash_of(session, account_id))} of cash"
+        )
+    post(
+        session,
+        OperationKind.DEBIT,
+        [
+            Leg(Holder.ACCOUNT, -amount, account_id=account_id),
+            Leg(Holder.OUTSIDE, amount),
+        ],
+    )
+    return balance
+
+
+def _market_ids(session: Session, proposal_id: int) -> list[int]:
+    return [m.id for m in repo.markets_of(session, [proposal_id])]
+
+
+def split(session: Session, account_id: int, proposal_id: int, amount_micros: int) -> Balances:
+    """Turn ``a`` cash into ``a`` conditional cash in every branch of a proposal.
+
+    ``cash −= a``; ``collateral += a``; ``branch_cash_j += a`` for every branch ``j``.
+    Locks the proposal row first, then the account's rows.
+
+    Raises:
+        UnknownProposal: no such proposal.
+        MarketClosed: the proposal is closed or settled (no new conditional cash then).
+        InvalidMarketInput: a non-positive or too large amount.
+        InsufficientFunds: less unconditional cash than ``a``.
+    """
+    amount = check_amount(amount_micros, "amount to split")
+    proposal = repo.get_proposal(session, proposal_id, for_update=True)
+    if proposal.status != MarketStatus.OPEN:
+        raise MarketClosed(
+            f"proposal {proposal_id} is {proposal.status}: cash can no longer be split into it"
+        )
+    if repo.take_cash(session, account_id, amount) is None:
+        raise InsufficientFunds(
+            f"cannot split {format_micros(amount)}: only "
+            f"{format_micros(repo.cash_of(session, account_id))} of cash is available"
+        )
+    _add_collateral(session, proposal_id, amount)
+    market_ids = _market_ids(session, proposal_id)
+    repo.add_branch_cash_everywhere(session, account_id, proposal_id, market_ids, amount)
+    post(session, OperationKind.SPLIT, _split_legs(account_id, proposal_id, market_ids, amount))
+    return balances(session, account_id, proposal_id)
+
+
+def merge(session: Session, account_id: int, proposal_id: int, amount_micros: int) -> Balances:
+    """Turn ``a`` conditional cash from every branch of a proposal back into ``a`` cash.
+
+    ``branch_cash_j −= a`` for every branch ``j``; ``collateral −= a``; ``cash += a``.
+
+    Raises:
+        UnknownProposal: no such proposal.
+        MarketClosed: the proposal is settled (its conditional cash has been redeemed).
+        InvalidMarketInput: a non-positive or too large amount.
+        InsufficientFunds: some branch holds less than ``a`` (names the first one).
+    """
+    amount = check_amount(amount_micros, "amount to merge")
+    proposal = repo.get_proposal(session, proposal_id, for_update=True)
+    if proposal.status == MarketStatus.SETTLED:
+        raise MarketClosed(
+            f"proposal {proposal_id} is settled: its conditional cash can no longer be merged"
+        )
+    market_ids = _market_ids(session, proposal_id)
+    held = {b.market_id: b for b in balances(session, account_id, proposal_id).branches}
+    for index, market_id in enumerate(market_ids):
+        have = held[market_id].cash_micros if market_id in held else 0
+        if have < amount:
+            raise InsufficientFunds(
+                f"cannot merge {format_micros(amount)}: branch {index} holds only "
+                f"{format_micros(have)} of conditional cash (merging needs the amount in "
+                "every branch)"
+            )
+    repo.add_cash(session, account_id, amount)
+    if repo.take_branch_cash_everywhere(session, account_id, proposal_id, amount) != len(
+        market_ids
+    ):
+        # a concurrent trade spent some branch cash after the check above
+        raise InsufficientFunds(
+            f"cannot merge {format_micros(amount)}: a branch no longer holds that much "
+            "conditional cash; check your balances and try again"
+        )
+    _add_collateral(session, proposal_id, -amount)
+    legs = [
+        Leg(leg.holder, -leg.amount_micros, leg.market_id, leg.account_id, leg.proposal_id)
+        for leg in _split_legs(account_id, proposal_id, market_ids, amount)
+    ]
+    post(session, OperationKind.MERGE, legs)
+    return balances(session, account_id, proposal_id)
+
+
+def _add_collateral(session: Session, proposal_id: int, amount_micros: int) -> None:
+    session.execute(
+        update(repo.PROPOSAL)
+        .where(repo.PROPOSAL.c.id == proposal_id)
+        .values(collateral_micros=repo.PROPOSAL.c.collateral_micros + amount_micros)
+    )
+
+
+def _split_legs(account_id: int, proposal_id: int, market_ids: list[int], amount: int) -> list[Leg]:
+    legs = [
+        Leg(Holder.ACCOUNT, -amount, account_id=account_id, proposal_id=proposal_id),
+        Leg(Holder.COLLATERAL, amount, proposal_id=proposal_id),
+    ]
+    for market_id in market_ids:
+        legs.append(Leg(Holder.COLLATERAL, -amount, market_id, proposal_id=proposal_id))
+        legs.append(
+            Leg(Holder.ACCOUNT, amount, market_id, account_id=account_id, proposal_id=proposal_id)
+        )
+    return legs
