@@ -5,12 +5,13 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-# Every model module, so autogenerate and `check` see the whole schema.
-import db.identity  # noqa: F401
 from db.base import Base
+from db.registry import load_models
 from db.session import make_engine
 from db.settings import get_settings
 
+# Every model module, so autogenerate and `check` see the whole schema.
+load_models()
 target_metadata = Base.metadata
 
 

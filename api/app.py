@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import ROUTERS
+from api.routers import all_routers
 from db.session import Database
 from db.settings import Settings, get_settings
 
@@ -47,6 +47,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.database = db
     problems.install(app)
-    for router in ROUTERS:
+    for router in all_routers():
         app.include_router(router)
     return app
