@@ -1,0 +1,77 @@
+"""The errors of the welfare package, all rooted in `db.errors.FutarchyError`.
+
+::
+
+    FutarchyError
+    └── WelfareError
+        ├── InvalidWelfareInput        (also InvalidInputError -> 422): malformed numbers,
+        │   │                          weights, seats, quotas, dates
+        │   └── InvalidMetricDefinition  a metric version that fails validation
+        ├── UnknownMember, UnknownMotion, UnknownMetricVersion, UnknownIndicator,
+        │   UnknownMeasurement         (also NotFoundError -> 404)
+        ├── NotACouncilMember          (also ConflictError -> 409): the account holds no seat
+        ├── VotingClosed               (also ConflictError -> 409): the motion is decided or
+        │                              past its deadline
+        ├── VersionImmutable           (also ConflictError -> 409): an adopted version
+        ├── AlreadyCertified           (also ConflictError -> 409)
+        └── MeasurementUnavailable     (also ConflictError -> 409): the data known at the
+                                       cut-off cannot produce a value under the policy
+
+Messages are sentences a council member can act on; they never mention HTTP.
+"""
+
+from __future__ import annotations
+
+from db.errors import ConflictError, FutarchyError, InvalidInputError, NotFoundError
+
+
+class WelfareError(FutarchyError):
+    """Base of every deliberate error raised by the welfare package."""
+
+
+class InvalidWelfareInput(WelfareError, InvalidInputError):
+    """The input is malformed or out of range."""
+
+
+class InvalidMetricDefinition(InvalidWelfareInput):
+    """A metric version definition fails validation (weights, goalposts, units, bounds)."""
+
+
+class UnknownMember(WelfareError, NotFoundError):
+    """No council member with that id."""
+
+
+class UnknownMotion(WelfareError, NotFoundError):
+    """No motion with that id."""
+
+
+class UnknownMetricVersion(WelfareError, NotFoundError):
+    """No metric version with that id (SHA-256)."""
+
+
+class UnknownIndicator(WelfareError, NotFoundError):
+    """No indicator with that key."""
+
+
+class UnknownMeasurement(WelfareError, NotFoundError):
+    """No measurement with that id."""
+
+
+class NotACouncilMember(WelfareError, ConflictError):
+    """The account holds no seat on the council."""
+
+
+class VotingClosed(WelfareError, ConflictError):
+    """The motion no longer takes ballots: decided, withdrawn, or past its deadline."""
+
+
+class VersionImmutable(WelfareError, ConflictError):
+    """An adopted metric version cannot change; create a new version instead."""
+
+
+class AlreadyCertified(WelfareError, ConflictError):
+    """The measurement (or the period it measures) is already certified."""
+
+
+class MeasurementUnavailable(WelfareError, ConflictError):
+    """The observations known at the cut-off cannot produce a value under the policy."""
