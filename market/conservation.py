@@ -1,0 +1,317 @@
+"""Conservation audit: the stored balances agree with the ledger and with each other.
+
+`check_conservation` reads everything (it scans the ledger and the trades, so it is an
+audit for tests, benchmarks and operators, never part of a request's hot path) and checks,
+to the micro-unit:
+
+1. every ledger operation sums to zero per asset, and carries one kind;
+2. stored balances equal the ledger's sums per (holder, asset): each account's cash and
+   branch cash, each maker's cash, each proposal's collateral (which has issued
+   ``collateral`` of every branch's conditional cash: its branch sums are ``−collateral``);
+3. per branch: ``Σ traders' branch cash + maker cash = proposal collateral`` (the branch's
+   conditional cash is fully backed);
+4. globally: ``Σ account cash + Σ collateral = Σ credits − Σ debits`` (no money is made or
+   lost inside the engine);
+5. per market: ``q = Σ trades' share deltas = Σ positions`` per outcome, ``trade_count`` is
+   the number of trades, and ``maker cash = F + Σ trades' cash``;
+6. nothing is negative (cash, branch cash, shares, maker cash, collateral);
+7. the maker's worst case: ``maker cash − max_i q_i ≥ F − b ln n`` (a micro-share pays at
+   most a micro-unit, so after resolution the maker has lost at most ``b ln n ≤ F``).
+
+With a ``proposal_id`` only that proposal's markets, branch cash, collateral and
+operations are checked (checks 1–3 and 5–7); the global check 4 and the accounts' cash
+need the whole database.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from market import repository as repo
+from market.book import Book, format_micros
+from market.ledger import Holder, LedgerEntry, OperationKind
+from market.models import Market, Proposal, as_int_list
+
+
+@dataclass(frozen=True)
+class ConservationReport:
+    """The audit's outcome.
+
+    Attributes:
+        ok: no problem found.
+        problems: one sentence per broken invariant (empty when ``ok``).
+        totals: micro-unit totals of what was checked: ``credits``, ``debits``, ``cash``
+            (accounts), ``collateral``, ``branch_cash``, ``maker_cash``, ``maker_pnl``
+            (``Σ maker cash − Σ F``), ``trade_cash``, and counts ``proposals``,
+            ``markets``, ``trades``, ``operations``, ``entries``.
+    """
+
+    ok: bool
+    problems: tuple[str, ...]
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+L = LedgerEntry
+
+
+def _ledger_scope(proposal_id: int | None) -> list[Any]:
+    return [] if proposal_id is None else [L.proposal_id == proposal_id]
+
+
+def _check_operations(session: Session, proposal_id: int | None, problems: list[str]) -> int:
+    """Check 1; returns the number of operations seen."""
+    scope: list[Any] = []
+    if proposal_id is not None:
+        ops = select(L.operation).where(L.proposal_id == proposal_id).distinct()
+        scope = [L.operation.in_(ops.scalar_subquery())]
+    unbalanced = session.execute(
+        select(L.operation, L.market_id, func.sum(L.amount_micros))
+        .where(*scope)
+        .group_by(L.operation, L.market_id)
+        .having(func.sum(L.amount_micros) != 0)
+    ).all()
+    for op, market_id, total in unbalanced:
+        asset = "cash" if market_id is None else f"branch cash of market {market_id}"
+        problems.append(f"operation {op} does not balance in {asset}: it sums to {total}")
+    mixed = session.execute(
+        select(L.operation)
+        .where(*scope)
+        .group_by(L.operation)
+        .having(func.count(func.distinct(L.kind)) > 1)
+    ).all()
+    for (op,) in mixed:
+        problems.append(f"operation {op} mixes entries of several kinds")
+    return int(session.scalar(select(func.count(func.distinct(L.operation))).where(*scope)) or 0)
+
+
+def check_conservation(session: Session, proposal_id: int | None = None) -> ConservationReport:
+    """Audit the whole database, or one proposal (see the module docstring for the checks).
+
+    Read-only. Raises `UnknownProposal` when ``proposal_id`` names no proposal.
+    """
+    problems: list[str] = []
+    totals: dict[str, int] = {}
+
+    # services update balances with Core statements, so reload ORM objects the session holds
+    fresh = {"populate_existing": True}
+    stmt_p = select(Proposal).order_by(Proposal.id).execution_options(**fresh)
+    if proposal_id is not None:
+        repo.get_proposal(session, proposal_id)
+        stmt_p = stmt_p.where(Proposal.id == proposal_id)
+    proposals = list(session.scalars(stmt_p))
+    proposal_by_id = {p.id: p for p in proposals}
+    markets = list(
+        session.scalars(
+            select(Market)
+            .where(Market.proposal_id.in_(list(proposal_by_id)))
+            .order_by(Market.proposal_id, Market.branch_index)
+            .execution_options(**fresh)
+        )
+    )
+    market_ids = [m.id for m in markets]
+
+    totals["operations"] = _check_operations(session, proposal_id, problems)
+
+    # --- ledger sums per (holder, asset) -------------------------------------------------
+    account_cash_l: defaultdict[int, int] = defaultdict(int)
+    branch_cash_l: defaultdict[tuple[int, int], int] = defaultdict(int)
+    maker_l: defaultdict[int, int] = defaultdict(int)
+    collateral_cash_l: defaultdict[int, int] = defaultdict(int)
+    collateral_branch_l: defaultdict[int, int] = defaultdict(int)
+    credits = debits = entries = 0
+    rows: Sequence[Any] = session.execute(
+        select(
+            L.holder,
+            L.kind,
+            L.market_id,
+            L.account_id,
+            L.proposal_id,
+            func.sum(L.amount_micros),
+            func.count(),
+        )
+        .where(*_ledger_scope(proposal_id))
+        .group_by(L.holder, L.kind, L.market_id, L.account_id, L.proposal_id)
+    ).all()
+    for holder, kind, market_id, account_id, pid, total, count in rows:
+        total, entries = int(total), entries + int(count)
+        if holder == Holder.ACCOUNT:
+            if market_id is None:
+                account_cash_l[account_id] += total
+            else:
+                branch_cash_l[(account_id, market_id)] += total
+        elif holder == Holder.MAKER:
+            maker_l[market_id] += total
+        elif holder == Holder.COLLATERAL:
+            if market_id is None:
+                collateral_cash_l[pid] += total
+            else:
+                collateral_branch_l[market_id] += total
+        elif kind == OperationKind.CREDIT:
+            credits -= total
+        elif kind == OperationKind.DEBIT:
+            debits += total
+        else:
+            problems.append(f"{kind} operations must not move money to or from outside")
+    totals["entries"] = entries
+
+    # --- accounts' unconditional cash (whole database only) -------------------------------
+    if proposal_id is None:
+        stored_cash = {
+            int(a): int(c)
+            for a, c in session.execute(select(repo.CASH.c.account_id, repo.CASH.c.cash_micros))
+        }
+        for account_id in sorted(set(stored_cash) | set(account_cash_l)):
+            stored, ledger = stored_cash.get(account_id, 0), account_cash_l.get(account_id, 0)
+            if stored != ledger:
+                problems.append(
+                    f"account {account_id} holds {format_micros(stored)} of cash but the "
+                    f"ledger says {format_micros(ledger)}"
+                )
+            if stored < 0:
+                problems.append(f"account {account_id} has negative cash {format_micros(stored)}")
+        totals["cash"] = sum(stored_cash.values())
+        totals["credits"], totals["debits"] = credits, debits
+
+    # --- branch cash -----------------------------------------------------------------------
+    stmt = select(
+        repo.BRANCH_CASH.c.account_id, repo.BRANCH_CASH.c.market_id, repo.BRANCH_CASH.c.cash_micros
+    )
+    if proposal_id is not None:
+        stmt = stmt.where(repo.BRANCH_CASH.c.proposal_id == proposal_id)
+    stored_branch = {(int(a), int(m)): int(c) for a, m, c in session.execute(stmt)}
+    branch_sum: defaultdict[int, int] = defaultdict(int)
+    for key in sorted(set(stored_branch) | set(branch_cash_l)):
+        stored, ledger = stored_branch.get(key, 0), branch_cash_l.get(key, 0)
+        account_id, market_id = key
+        branch_sum[market_id] += stored
+        if stored != ledger:
+            problems.append(
+                f"account {account_id} holds {format_micros(stored)} of conditional cash in "
+                f"market {market_id} but the ledger says {format_micros(ledger)}"
+            )
+        if stored < 0:
+            problems.append(
+                f"account {account_id} has negative conditional cash in market {market_id}"
+            )
+    totals["branch_cash"] = sum(stored_branch.values())
+
+    # --- collateral --------------------------------------------------------------------------
+    for p in proposals:
+        ledger = collateral_cash_l.get(p.id, 0)
+        if p.collateral_micros != ledger:
+            problems.append(
+                f"proposal {p.id} has {format_micros(p.collateral_micros)} of collateral but "
+                f"the ledger says {format_micros(ledger)}"
+            )
+        if p.collateral_micros < 0:
+            problems.append(f"proposal {p.id} has negative collateral")
+    totals["collateral"] = sum(p.collateral_micros for p in proposals)
+    totals["proposals"] = len(proposals)
+
+    # --- trades and positions per market -----------------------------------------------------
+    trade_shares: defaultdict[tuple[int, int], int] = defaultdict(int)
+    trade_cash: defaultdict[int, int] = defaultdict(int)
+    trade_count: defaultdict[int, int] = defaultdict(int)
+    position_sum: defaultdict[tuple[int, int], int] = defaultdict(int)
+    if market_ids:
+        t = repo.TRADE.c
+        for m, outcome, shares, cash, count in session.execute(
+            select(
+                t.market_id,
+                t.outcome,
+                func.sum(t.shares_micros),
+                func.sum(t.cash_micros),
+                func.count(),
+            )
+            .where(t.market_id.in_(market_ids))
+            .group_by(t.market_id, t.outcome)
+        ):
+            trade_shares[(m, outcome)] += int(shares)
+            trade_cash[m] += int(cash)
+            trade_count[m] += int(count)
+        pos = repo.POSITION.c
+        for account_id, m, outcome, shares in session.execute(
+            select(pos.account_id, pos.market_id, pos.outcome, pos.shares_micros).where(
+                pos.market_id.in_(market_ids)
+            )
+        ):
+            position_sum[(m, outcome)] += int(shares)
+            if shares < 0:
+                problems.append(
+                    f"account {account_id} holds negative shares of outcome {outcome} in market {m}"
+                )
+    totals["trades"] = sum(trade_count.values())
+    totals["trade_cash"] = sum(trade_cash.values())
+
+    # --- per market ----------------------------------------------------------------------------
+    for market in markets:
+        m = market.id
+        p = proposal_by_id[market.proposal_id]
+        q = as_int_list(market.q_micros)
+        name = f"market {m} (proposal {p.id}, branch {market.branch_index})"
+        if market.maker_cash_micros != maker_l.get(m, 0):
+            problems.append(
+                f"{name}: the maker holds {format_micros(market.maker_cash_micros)} but the "
+                f"ledger says {format_micros(maker_l.get(m, 0))}"
+            )
+        if collateral_branch_l.get(m, 0) != -p.collateral_micros:
+            problems.append(
+                f"{name}: the collateral has issued {format_micros(-collateral_branch_l.get(m, 0))}"
+                f" of this branch's cash but holds {format_micros(p.collateral_micros)}"
+            )
+        backed = branch_sum.get(m, 0) + market.maker_cash_micros
+        if backed != p.collateral_micros:
+            problems.append(
+                f"{name}: traders' branch cash plus maker cash is {format_micros(backed)} but "
+                f"the collateral is {format_micros(p.collateral_micros)}"
+            )
+        for i, q_i in enumerate(q):
+            if q_i != trade_shares.get((m, i), 0):
+                problems.append(
+                    f"{name}: outcome {i} has {q_i} micro-shares outstanding but its trades "
+                    f"sum to {trade_shares.get((m, i), 0)}"
+                )
+            if q_i != position_sum.get((m, i), 0):
+                problems.append(
+                    f"{name}: outcome {i} has {q_i} micro-shares outstanding but positions "
+                    f"sum to {position_sum.get((m, i), 0)}"
+                )
+        if market.trade_count != trade_count.get(m, 0):
+            problems.append(
+                f"{name}: trade_count is {market.trade_count} but {trade_count.get(m, 0)} "
+                "trades are stored"
+            )
+        if market.maker_cash_micros != market.subsidy_micros + trade_cash.get(m, 0):
+            problems.append(
+                f"{name}: maker cash {format_micros(market.maker_cash_micros)} is not the "
+                f"subsidy plus the trades' cash ({format_micros(trade_cash.get(m, 0))})"
+            )
+        if market.maker_cash_micros < 0:
+            problems.append(f"{name}: the maker's cash is negative")
+        max_loss = Book((0,) * len(q), market.b_micros).max_loss_micros
+        worst = market.maker_cash_micros - max(q)
+        if worst < market.subsidy_micros - max_loss:
+            problems.append(
+                f"{name}: after resolution the maker could hold {format_micros(worst)}, less "
+                f"than F − b ln n = {format_micros(market.subsidy_micros - max_loss)}"
+            )
+    totals["markets"] = len(markets)
+    totals["maker_cash"] = sum(m.maker_cash_micros for m in markets)
+    totals["maker_pnl"] = totals["maker_cash"] - sum(m.subsidy_micros for m in markets)
+
+    # --- global: no money made or lost ------------------------------------------------------
+    if proposal_id is None:
+        inside = totals["cash"] + totals["collateral"]
+        if inside != credits - debits:
+            problems.append(
+                f"accounts' cash plus collateral is {format_micros(inside)} but credits minus "
+                f"debits is {format_micros(credits - debits)}"
+            )
+
+    return ConservationReport(ok=not problems, problems=tuple(problems), totals=totals)

@@ -1,0 +1,353 @@
+"""Trading: quote and execute buys and sells against a branch market's LMSR maker.
+
+A trade in branch ``j`` pays with, and is paid in, branch ``j``'s conditional cash:
+
+- buy ``s`` micro-shares of outcome ``k``: the trader pays ``c = ⌈C(q + s·e_k) − C(q) + m⌉``
+  (`market.book.quote_buy`; rounded up with the safety margin ``m``, in the maker's
+  favour), gets ``s`` shares;
+- buy by spend ``x``: the most shares whose charge is at most ``x`` (`quote_spend`);
+- sell ``s``: the trader gives back ``s`` shares held and is paid
+  ``⌊C(q) − C(q − s·e_k) − m⌋⁺`` (rounded down).
+
+`execute` runs, inside the caller's transaction, in this order (a handful of round trips,
+none of which reads past trades, so a trade costs the same after a million trades)::
+
+    1. SELECT … FROM market WHERE id = :m FOR UPDATE        lock the market row first
+    2. buy:  UPDATE branch_cash SET cash = cash − c WHERE … AND cash >= c RETURNING cash
+       sell: UPDATE position SET shares = shares − s WHERE … AND shares >= s RETURNING shares
+    3. buy:  INSERT … ON CONFLICT DO UPDATE position (+s) RETURNING shares
+       sell: INSERT … ON CONFLICT DO UPDATE branch_cash (+proceeds) RETURNING cash
+    4. UPDATE market SET q = :q_after, maker_cash = maker_cash + c, trade_count + 1
+    5. INSERT trade (with the prices after it: the price history)
+    6. INSERT ledger entries (branch j: account −c, maker +c)
+
+Step 2 is a conditional update: when the trader lacks the cash or the shares it changes no
+row and the trade is refused (`InsufficientFunds` / `InsufficientShares`) before anything
+was written. On PostgreSQL the market row lock serialises trades on one market; on SQLite
+the whole write transaction is serialised (``BEGIN IMMEDIATE``). Locking order everywhere:
+proposal, market, then account rows.
+
+Invariants kept (checked by `market.conservation`): ``q`` equals the sum of the market's
+trades' share deltas and of all positions; ``maker cash = F + Σ trade cash ≥ F − b ln n``;
+no balance is ever negative; every TRADE ledger operation sums to zero.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+from db.types import utcnow
+from market import repository as repo
+from market.book import (
+    MICROS,
+    Book,
+    Limit,
+    Quote,
+    format_micros,
+    quote_buy,
+    quote_sell,
+    quote_spend,
+)
+from market.errors import (
+    InsufficientFunds,
+    InsufficientShares,
+    InvalidMarketInput,
+    MarketClosed,
+)
+from market.ledger import Holder, Leg, OperationKind, post
+from market.models import Market, MarketStatus, as_int_list
+
+
+class Side(enum.StrEnum):
+    """Buy shares from the maker, or sell shares held back to it."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+@dataclass(frozen=True)
+class Order:
+    """What a trader asks for in one market.
+
+    Attributes:
+        outcome: the outcome index (book order: ``0 = LONG, 1 = SHORT`` or the bins).
+        side: `Side.BUY` or `Side.SELL`.
+        shares_micros: micro-shares to buy or sell; exactly one of this and
+            ``spend_micros``.
+        spend_micros: buys only: micro-units of branch cash to spend on as many shares as
+            they pay for.
+        limit: optional price protection (`market.book.Limit`); a quote breaking it is
+            refused with `PriceLimitExceeded`.
+    """
+
+    outcome: int
+    side: Side
+    shares_micros: int | None = None
+    spend_micros: int | None = None
+    limit: Limit | None = None
+
+
+@dataclass(frozen=True)
+class TradeQuote:
+    """A priced order against the market's current state (nothing changed).
+
+    Attributes:
+        market_id, proposal_id, branch_index: where.
+        outcome, outcome_name: what.
+        side: buy or sell.
+        shares_micros: micro-shares traded (> 0).
+        cash_micros: micro-units the trader pays (buy, > 0) or receives (sell, ≥ 0).
+        average_price_micros: ``cash · 1e6 / shares``, micro-units per whole share,
+            rounded up for buys and down for sells (against the trader, like the cash).
+        prices_before, prices_after: the market's prices (probabilities) around the trade.
+    """
+
+    market_id: int
+    proposal_id: int
+    branch_index: int
+    outcome: int
+    outcome_name: str
+    side: Side
+    shares_micros: int
+    cash_micros: int
+    average_price_micros: int
+    prices_before: tuple[float, ...]
+    prices_after: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class TradeResult(TradeQuote):
+    """An executed trade: its quote plus what it left behind.
+
+    Attributes:
+        trade_id: the stored trade's id.
+        branch_cash_after_micros: the trader's conditional cash in this branch afterwards.
+        position_after_micros: the trader's shares of this outcome afterwards.
+        created_at: when the trade was stored (UTC).
+    """
+
+    trade_id: int
+    branch_cash_after_micros: int
+    position_after_micros: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PricePoint:
+    """The market's prices right after one trade (probabilities, one per outcome)."""
+
+    trade_id: int
+    at: datetime
+    prices: tuple[float, ...]
+
+
+def _check_open(row: Any, now: datetime) -> None:
+    """Refuse unless the market is open and ``opens_at ≤ now < closes_at``."""
+    if row.status != MarketStatus.OPEN:
+        raise MarketClosed(f"market {row.id} is {row.status}; it no longer trades")
+    if now < row.opens_at:
+        raise MarketClosed(
+            f"market {row.id} does not trade yet: its trading window opens at "
+            f"{row.opens_at.isoformat()}"
+        )
+    if now >= row.closes_at:
+        raise MarketClosed(
+            f"market {row.id} no longer trades: its trading window closed at "
+            f"{row.closes_at.isoformat()}"
+        )
+
+
+def _check_order(order: Order) -> Side:
+    if not isinstance(order, Order):
+        raise InvalidMarketInput(f"expected an Order, got {type(order).__name__}")
+    try:
+        side = Side(order.side)
+    except ValueError:
+        raise InvalidMarketInput(f"the side must be 'buy' or 'sell', got {order.side!r}") from None
+    if (order.shares_micros is None) == (order.spend_micros is None):
+        raise InvalidMarketInput("give either a number of shares or an amount to spend, not both")
+    if order.spend_micros is not None and side is Side.SELL:
+        raise InvalidMarketInput("a sale is given in shares; only a buy can be given as a spend")
+    if order.limit is not None and not isinstance(order.limit, Limit):
+        raise InvalidMarketInput(f"expected a Limit, got {type(order.limit).__name__}")
+    return side
+
+
+def _price(row: Any, order: Order, now: datetime) -> tuple[TradeQuote, Quote]:
+    """Price an order against a market row (locked or not); raises before any change."""
+    side = _check_order(order)
+    _check_open(row, now)
+    book = Book(tuple(as_int_list(row.q_micros)), int(row.b_micros))
+    if side is Side.BUY:
+        if order.spend_micros is not None:
+            q = quote_spend(book, order.outcome, order.spend_micros, order.limit)
+        else:
+            assert order.shares_micros is not None
+            q = quote_buy(book, order.outcome, order.shares_micros, order.limit)
+    else:
+        assert order.shares_micros is not None
+        q = quote_sell(book, order.outcome, order.shares_micros, order.limit)
+    k = order.outcome
+    shares = abs(q.delta_micros[k])
+    if side is Side.BUY:
+        cash = q.cash_micros
+        average = -((-cash * MICROS) // shares)  # rounded up
+    else:
+        cash = -q.cash_micros
+        average = cash * MICROS // shares  # rounded down
+    outcomes = list(row.outcomes)
+    tq = TradeQuote(
+        market_id=int(row.id),
+        proposal_id=int(row.proposal_id),
+        branch_index=int(row.branch_index),
+        outcome=k,
+        outcome_name=str(outcomes[k]),
+        side=side,
+        shares_micros=shares,
+        cash_micros=cash,
+        average_price_micros=average,
+        prices_before=q.prices_before,
+        prices_after=q.prices_after,
+    )
+    return tq, q
+
+
+def quote(
+    session: Session, market_id: int, order: Order, *, now: datetime | None = None
+) -> TradeQuote:
+    """Price an order without changing anything (no lock, no write).
+
+    Args:
+        market_id: the branch market.
+        order: what to trade.
+        now: the instant to check the trading window against (default: now, UTC).
+
+    Raises:
+        UnknownMarket: no such market.
+        MarketClosed: the market is closed or settled, or ``now`` is outside its window.
+        InvalidMarketInput: a bad outcome, amount, side or spend on a sale.
+        PriceLimitExceeded: the quote breaks the order's limit.
+    """
+    row = repo.read_market_for_quote(session, market_id)
+    tq, _ = _price(row, order, utcnow() if now is None else now)
+    return tq
+
+
+def execute(
+    session: Session,
+    account_id: int,
+    market_id: int,
+    order: Order,
+    *,
+    now: datetime | None = None,
+) -> TradeResult:
+    """Execute an order for an account: lock the market row, then the account's rows.
+
+    Writes the market's ``q``, maker cash and trade count, the trader's branch cash and
+    position, one `Trade` row (with the prices after it) and one TRADE ledger operation
+    (``branch j: account −c, maker +c``; ``c < 0`` for a sale). Flushes only; a refusal
+    raises before any row changed.
+
+    Raises:
+        UnknownMarket, MarketClosed, InvalidMarketInput, PriceLimitExceeded: as `quote`.
+        InsufficientFunds: a buy costs more than the trader's conditional cash in this
+            branch.
+        InsufficientShares: a sale of more shares than the trader holds.
+    """
+    at = utcnow() if now is None else now
+    row = repo.lock_market_for_trade(session, market_id)
+    tq, q = _price(row, order, at)
+    k, proposal_id = tq.outcome, tq.proposal_id
+    where = f"in branch {tq.branch_index} of proposal {proposal_id}"
+    if tq.side is Side.BUY:
+        branch_cash = repo.take_branch_cash(session, account_id, market_id, tq.cash_micros)
+        if branch_cash is None:
+            held = repo.branch_cash_in(session, account_id, market_id)
+            raise InsufficientFunds(
+                f"buying {format_micros(tq.shares_micros)} shares of {tq.outcome_name} costs "
+                f"{format_micros(tq.cash_micros)} but you hold only {format_micros(held)} of "
+                f"conditional cash {where}; split more cash into the proposal first"
+            )
+        position = repo.add_shares(session, account_id, market_id, k, tq.shares_micros)
+    else:
+        taken = repo.take_shares(session, account_id, market_id, k, tq.shares_micros)
+        if taken is None:
+            held = repo.shares_in(session, account_id, market_id, k)
+            raise InsufficientShares(
+                f"cannot sell {format_micros(tq.shares_micros)} shares of {tq.outcome_name} "
+                f"{where}: you hold only {format_micros(held)}"
+            )
+        position = taken
+        branch_cash = repo.add_branch_cash(
+            session, account_id, market_id, proposal_id, tq.cash_micros
+        )
+    repo.record_trade_on_market(session, market_id, q.q_after_micros, q.cash_micros)
+    # a Market object this session loaded earlier now shows old values: expire it (no I/O)
+    loaded = session.identity_map.get(identity_key(Market, market_id))
+    if loaded is not None:
+        session.expire(loaded)
+    trade_id = repo.insert_trade(
+        session,
+        {
+            "market_id": market_id,
+            "account_id": account_id,
+            "outcome": k,
+            "shares_micros": q.delta_micros[k],
+            "cash_micros": q.cash_micros,
+            "prices_after": list(q.prices_after),
+            "created_at": at,
+        },
+    )
+    post(
+        session,
+        OperationKind.TRADE,
+        [
+            Leg(
+                Holder.ACCOUNT,
+                -q.cash_micros,
+                market_id,
+                account_id=account_id,
+                proposal_id=proposal_id,
+            ),
+            Leg(Holder.MAKER, q.cash_micros, market_id, proposal_id=proposal_id),
+        ],
+    )
+    return TradeResult(
+        **{f.name: getattr(tq, f.name) for f in fields(TradeQuote)},
+        trade_id=trade_id,
+        branch_cash_after_micros=branch_cash,
+        position_after_micros=position,
+        created_at=at,
+    )
+
+
+def price_history(
+    session: Session, market_id: int, *, after_id: int = 0, limit: int = 100
+) -> list[PricePoint]:
+    """The market's prices after each trade, oldest first, for trades with ``id > after_id``.
+
+    Pages through the ``(market_id, id)`` index; at most ``limit`` points (capped at
+    `market.repository.MAX_PAGE`). The prices before the first trade are uniform.
+
+    Raises:
+        UnknownMarket: no such market.
+        InvalidMarketInput: a non-positive limit or a negative ``after_id``.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+        raise InvalidMarketInput(f"the page size must be a positive whole number, got {limit!r}")
+    if isinstance(after_id, bool) or not isinstance(after_id, int) or after_id < 0:
+        raise InvalidMarketInput(f"after_id must be a non-negative whole number, got {after_id!r}")
+    repo.get_market(session, market_id)
+    rows = repo.trades_of_market(session, market_id, after_id=after_id, limit=limit)
+    return [
+        PricePoint(
+            trade_id=int(r.id), at=r.created_at, prices=tuple(float(p) for p in r.prices_after)
+        )
+        for r in rows
+    ]
