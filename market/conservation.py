@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from market import repository as repo
@@ -60,15 +60,21 @@ class ConservationReport:
 L = LedgerEntry
 
 
-def _ledger_scope(proposal_id: int | None) -> list[Any]:
-    return [] if proposal_id is None else [L.proposal_id == proposal_id]
+def _ledger_scope(proposal_id: int | None, market_ids: list[int]) -> list[Any]:
+    """Entries of one proposal: those naming it or one of its markets (trades name only
+    their market)."""
+    if proposal_id is None:
+        return []
+    return [or_(L.proposal_id == proposal_id, L.market_id.in_(market_ids))]
 
 
-def _check_operations(session: Session, proposal_id: int | None, problems: list[str]) -> int:
+def _check_operations(
+    session: Session, proposal_id: int | None, market_ids: list[int], problems: list[str]
+) -> int:
     """Check 1; returns the number of operations seen."""
     scope: list[Any] = []
     if proposal_id is not None:
-        ops = select(L.operation).where(L.proposal_id == proposal_id).distinct()
+        ops = select(L.operation).where(*_ledger_scope(proposal_id, market_ids)).distinct()
         scope = [L.operation.in_(ops.scalar_subquery())]
     unbalanced = session.execute(
         select(L.operation, L.market_id, func.sum(L.amount_micros))
@@ -116,7 +122,7 @@ def check_conservation(session: Session, proposal_id: int | None = None) -> Cons
     )
     market_ids = [m.id for m in markets]
 
-    totals["operations"] = _check_operations(session, proposal_id, problems)
+    totals["operations"] = _check_operations(session, proposal_id, market_ids, problems)
 
     # --- ledger sums per (holder, asset) -------------------------------------------------
     account_cash_l: defaultdict[int, int] = defaultdict(int)
@@ -135,7 +141,7 @@ def check_conservation(session: Session, proposal_id: int | None = None) -> Cons
             func.sum(L.amount_micros),
             func.count(),
         )
-        .where(*_ledger_scope(proposal_id))
+        .where(*_ledger_scope(proposal_id, market_ids))
         .group_by(L.holder, L.kind, L.market_id, L.account_id, L.proposal_id)
     ).all()
     for holder, kind, market_id, account_id, pid, total, count in rows:

@@ -7,7 +7,8 @@ before the CHECK constraints would refuse it. None of them scans past trades.
 
 Locking order, everywhere: proposal row, then market row, then account rows (cash, then
 branch cash in market-id order, then positions). Trades lock only their market row
-(``SELECT … FOR UPDATE``; on SQLite the whole write is serialised by ``BEGIN IMMEDIATE``).
+(``SELECT … FOR NO KEY UPDATE``, see `lock_market_for_trade`; on SQLite the whole write is
+serialised by ``BEGIN IMMEDIATE``).
 """
 
 from __future__ import annotations
@@ -155,7 +156,13 @@ def list_markets(
 
 
 def lock_market_for_trade(session: Session, market_id: int) -> Any:
-    """The columns a trade needs, with the market row locked (``FOR UPDATE``).
+    """The columns a trade needs, with the market row locked (``FOR NO KEY UPDATE``).
+
+    ``NO KEY``: trades still exclude each other, but rows of other tables that merely
+    reference the market (a split's or merge's ledger entries and branch cash) check their
+    foreign key with ``FOR KEY SHARE``, which a plain ``FOR UPDATE`` would block. A merge
+    holding the account's branch-cash rows would then wait for the trade while the trade
+    waits for those rows: a deadlock (seen under concurrent trades and merges on PG).
 
     Raises:
         UnknownMarket: no such market.
@@ -173,7 +180,7 @@ def lock_market_for_trade(session: Session, market_id: int) -> Any:
             MARKET.c.closes_at,
         )
         .where(MARKET.c.id == market_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     row = session.execute(stmt).one_or_none()
     if row is None:

@@ -21,6 +21,9 @@ none of which reads past trades, so a trade costs the same after a million trade
     5. INSERT trade (with the prices after it: the price history)
     6. INSERT ledger entries (branch j: account −c, maker +c)
 
+A trade never locks or references the proposal row (see the comment in `execute`), so
+splits, merges and closes, which lock the proposal first, cannot deadlock with it.
+
 Step 2 is a conditional update: when the trader lacks the cash or the shares it changes no
 row and the trade is refused (`InsufficientFunds` / `InsufficientShares`) before anything
 was written. On PostgreSQL the market row lock serialises trades on one market; on SQLite
@@ -304,18 +307,16 @@ def execute(
             "created_at": at,
         },
     )
+    # The legs name the market, not the proposal: a ledger row naming the proposal makes
+    # PostgreSQL check that foreign key with FOR KEY SHARE on the proposal row, which a
+    # concurrent split, merge or close holds FOR UPDATE while it waits for this trade's
+    # rows: a deadlock. So a trade never touches the proposal row.
     post(
         session,
         OperationKind.TRADE,
         [
-            Leg(
-                Holder.ACCOUNT,
-                -q.cash_micros,
-                market_id,
-                account_id=account_id,
-                proposal_id=proposal_id,
-            ),
-            Leg(Holder.MAKER, q.cash_micros, market_id, proposal_id=proposal_id),
+            Leg(Holder.ACCOUNT, -q.cash_micros, market_id, account_id=account_id),
+            Leg(Holder.MAKER, q.cash_micros, market_id),
         ],
     )
     return TradeResult(

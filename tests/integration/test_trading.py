@@ -397,7 +397,7 @@ def test_a_trade_is_a_handful_of_statements_and_never_reads_past_trades(db: Data
         assert done[0].startswith("select")
         assert "from market" in done[0]
         if not db.is_sqlite:
-            assert done[0].endswith("for update")
+            assert done[0].endswith("for no key update")
         reads_of_trades = [q for q in done if "from trade" in q or "join trade" in q]
         assert reads_of_trades == []
         assert sum(q.startswith("insert into trade") for q in done) == 1
