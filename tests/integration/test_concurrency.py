@@ -25,8 +25,9 @@ from db.session import Database
 from market import funding
 from market.book import Book, quote_buy, quote_sell
 from market.conservation import check_conservation
-from market.errors import InsufficientFunds, InsufficientShares
+from market.errors import InsufficientFunds, InsufficientShares, MarketClosed
 from market.models import Trade
+from market.proposals import close_proposal
 from market.trading import Order, Side, TradeResult, execute
 from tests.integration.trading_helpers import F_BINARY, UNIT, build_world, market_row
 
@@ -133,3 +134,81 @@ def test_concurrent_trades_on_one_market_conserve_everything(db: Database) -> No
             assert branches[market] == SPLIT + moved[trader] - paid
             assert branches[world.market_ids[1]] == SPLIT + moved[trader]
             assert min(branches.values()) >= 0
+
+
+@pytest.mark.slow
+def test_closing_while_trading_on_every_branch_neither_deadlocks_nor_leaks(db: Database) -> None:
+    """Trades on both branches, first splits of newcomers, merges, and a close mid-way."""
+    world = build_world(
+        db, traders=6, trader_cash=100 * UNIT, split=0, alternatives=("Plan A", "Plan B")
+    )
+    pid = world.proposal_id
+    done: list[TradeResult] = []
+    outcomes: defaultdict[str, int] = defaultdict(int)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    halfway = threading.Event()
+    start = threading.Barrier(THREADS + 1)
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        start.wait()
+        for _ in range(OPERATIONS):
+            trader = rng.choice(world.traders)
+            roll = rng.random()
+            try:
+                with db.write() as s:
+                    if roll < 0.15:
+                        funding.split(s, trader, pid, rng.randint(1, 10) * UNIT)
+                        kind, result = "split", None
+                    elif roll < 0.25:
+                        funding.merge(s, trader, pid, UNIT)
+                        kind, result = "merge", None
+                    else:
+                        market = rng.choice(world.market_ids)
+                        side = Side.BUY if roll < 0.7 else Side.SELL
+                        order = Order(
+                            rng.randrange(2), side, shares_micros=rng.randint(1, 3 * UNIT)
+                        )
+                        kind, result = "trade", execute(s, trader, market, order)
+                with lock:
+                    outcomes[kind] += 1
+                    if result is not None:
+                        done.append(result)
+                        if len(done) >= 40:
+                            halfway.set()
+            except (InsufficientFunds, InsufficientShares, MarketClosed) as exc:
+                with lock:
+                    outcomes[type(exc).__name__] += 1
+            except BaseException as exc:  # anything else fails the test
+                with lock:
+                    errors.append(exc)
+
+    def closer() -> None:
+        start.wait()
+        halfway.wait(timeout=30)
+        try:
+            with db.write() as s:
+                close_proposal(s, pid)
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(THREADS)]
+    threads.append(threading.Thread(target=closer))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a worker hung"
+    assert errors == [], str(errors[0]) if errors else ""
+    assert halfway.is_set()
+    assert outcomes["MarketClosed"] > 0  # the close landed while work was still coming
+    assert outcomes["trade"] == len(done) >= 40
+
+    with db.read() as s:
+        report = check_conservation(s)
+        assert report.ok, report.problems
+        stored = s.scalars(select(Trade.id).order_by(Trade.id)).all()
+        assert sorted(r.trade_id for r in done) == list(stored)
+        assert {market_row(s, m).status for m in world.market_ids} == {"closed"}
