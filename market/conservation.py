@@ -115,12 +115,16 @@ def check_conservation(session: Session, proposal_id: int | None = None) -> Cons
     markets = list(
         session.scalars(
             select(Market)
-            .where(Market.proposal_id.in_(list(proposal_by_id)))
+            .where(*([] if proposal_id is None else [Market.proposal_id == proposal_id]))
             .order_by(Market.proposal_id, Market.branch_index)
             .execution_options(**fresh)
         )
     )
     market_ids = [m.id for m in markets]
+
+    def of_markets(column: Any) -> list[Any]:
+        # the whole database needs no filter (and no IN list of every market)
+        return [] if proposal_id is None else [column.in_(market_ids)]
 
     totals["operations"] = _check_operations(session, proposal_id, market_ids, problems)
 
@@ -235,7 +239,7 @@ def check_conservation(session: Session, proposal_id: int | None = None) -> Cons
                 func.sum(t.cash_micros),
                 func.count(),
             )
-            .where(t.market_id.in_(market_ids))
+            .where(*of_markets(t.market_id))
             .group_by(t.market_id, t.outcome)
         ):
             trade_shares[(m, outcome)] += int(shares)
@@ -244,7 +248,7 @@ def check_conservation(session: Session, proposal_id: int | None = None) -> Cons
         pos = repo.POSITION.c
         for account_id, m, outcome, shares in session.execute(
             select(pos.account_id, pos.market_id, pos.outcome, pos.shares_micros).where(
-                pos.market_id.in_(market_ids)
+                *of_markets(pos.market_id)
             )
         ):
             position_sum[(m, outcome)] += int(shares)

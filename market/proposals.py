@@ -61,6 +61,9 @@ MAX_METRIC_ID_LENGTH = 100
 MAX_BINS = 1000
 """Most bins a binned asset may have (outcomes per branch market)."""
 
+MAX_DESCRIPTION_LENGTH = 10_000
+"""Longest description, characters."""
+
 
 @dataclass(frozen=True)
 class ProposalSpec:
@@ -99,8 +102,9 @@ class ProposalSpec:
 
 
 @dataclass(frozen=True)
-class _Checked:
-    """A validated spec: stripped names, the outcome names and the liquidity."""
+class ValidatedSpec:
+    """A definition that passed `validate_spec`: stripped names, every branch's name (the
+    status quo last), the outcome names and the liquidity ``b`` (micro-units)."""
 
     title: str
     branch_names: tuple[str, ...]
@@ -205,7 +209,7 @@ def _window(spec: ProposalSpec, now: datetime) -> None:
         )
 
 
-def validate_spec(spec: ProposalSpec, *, now: datetime | None = None) -> _Checked:
+def validate_spec(spec: ProposalSpec, *, now: datetime | None = None) -> ValidatedSpec:
     """Check a definition without touching the database.
 
     Raises:
@@ -214,6 +218,13 @@ def validate_spec(spec: ProposalSpec, *, now: datetime | None = None) -> _Checke
             or too small to give ``b ≥ 1`` micro-unit).
     """
     title = _name(spec.title, "title")
+    if not isinstance(spec.description, str):
+        raise InvalidProposal("the description must be a text")
+    if len(spec.description) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidProposal(
+            f"the description is {len(spec.description)} characters long; "
+            f"the limit is {MAX_DESCRIPTION_LENGTH}"
+        )
     names = _branch_names(spec)
     metric = _name(spec.metric_version_id, "metric version id", MAX_METRIC_ID_LENGTH)
     kind, lo, hi, edges, outcomes = _asset(spec)
@@ -230,7 +241,7 @@ def validate_spec(spec: ProposalSpec, *, now: datetime | None = None) -> _Checke
         b = Book.from_subsidy(len(outcomes), subsidy).b_micros
     except InvalidMarketInput as exc:
         raise InvalidProposal(str(exc).rstrip(".")) from None
-    return _Checked(title, names, metric, kind, lo, hi, edges, outcomes, b)
+    return ValidatedSpec(title, names, metric, kind, lo, hi, edges, outcomes, b)
 
 
 def create_proposal(session: Session, sponsor_account_id: int, spec: ProposalSpec) -> Proposal:
@@ -258,7 +269,7 @@ def create_proposal(session: Session, sponsor_account_id: int, spec: ProposalSpe
         )
     proposal = Proposal(
         title=checked.title,
-        description=spec.description or "",
+        description=spec.description,
         metric_version_id=checked.metric_version_id,
         asset_kind=checked.asset_kind.value,
         lo=checked.lo,

@@ -112,6 +112,7 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"alternatives": ("A", "")}, "name of alternative 2 must be a non-empty"),
     ({"alternatives": ("Plan A", "plan a")}, "appears twice"),
     ({"alternatives": ("Status quo",)}, "appears twice"),
+    ({"description": "x" * 10_001}, "description is 10001 characters long"),
     ({"metric_version_id": ""}, "metric version id must be a non-empty"),
     ({"asset_kind": "ternary"}, "asset kind must be one of scalar, binned"),
     ({"lo": 5.0, "hi": 5.0}, "lo < hi"),
