@@ -1,0 +1,137 @@
+"""Idempotent money-moving POSTs: the ``Idempotency-Key`` header and replaying first responses.
+
+Every route that moves money depends on `IdempotencyKey` (the header, required) and runs
+its effect through `run_once`, inside the request's write transaction:
+
+1. no header, an empty one or one longer than 255 characters → 400 (`BadRequest`);
+2. `market.idempotency.find` looks the key up for the calling account: a stored response
+   is replayed exactly, same status code and same body bytes, with
+   ``Idempotent-Replayed: true``; a key stored for a *different* request (other method,
+   path or body) → 422 (`IdempotencyKeyReused`);
+3. otherwise the effect runs and its response is stored with `market.idempotency.record`
+   in the SAME transaction, so the effect and its record commit together or not at all;
+   a refused request (any error) rolls both back: nothing is stored, and the same key
+   may be sent again once the cause is fixed;
+4. two concurrent requests with one key (possible on PostgreSQL, where writers run in
+   parallel): the second one's INSERT meets the unique ``(account, key)`` constraint once
+   the first commits; it rolls back its whole transaction (its effect too) and replays
+   the first one's stored response; likewise when its effect was refused because the
+   first one's effect came first (say the cash was spent) and the first one's record is
+   there by then. On SQLite writers are serialised, so the second one
+   simply finds the first one's record.
+
+The request hash covers the method, the path (which holds the ids) and the body as the
+validated schema renders it, so ``"12.5"`` and ``"12.500"`` are the same request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.problems import BadRequest
+from db.errors import FutarchyError
+from market.idempotency import MAX_KEY_LENGTH, StoredResponse, find, record, request_hash
+
+REPLAY_HEADER = "Idempotent-Replayed"
+"""Response header set to ``true`` on a replayed response."""
+
+_HEADER_DESCRIPTION = (
+    "A client-chosen unique string (at most 255 characters) per intended operation. A "
+    "retry with the same key and body returns the first response, without a second effect; "
+    "the same key with a different body is refused (422)."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentRequest:
+    """The key of a money-moving request and what its hash covers besides the body."""
+
+    key: str
+    method: str
+    path: str
+
+
+def _idempotency_key(
+    request: Request,
+    key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", description=_HEADER_DESCRIPTION),
+    ] = None,
+) -> IdempotentRequest:
+    if key is None or not key.strip():
+        raise BadRequest(
+            "this request moves money, so it needs an 'Idempotency-Key' header: a unique "
+            "string of your choice (e.g. a UUID) that you reuse only to retry it"
+        )
+    if len(key) > MAX_KEY_LENGTH:
+        raise BadRequest(
+            f"the Idempotency-Key is {len(key)} characters long; at most {MAX_KEY_LENGTH} "
+            "are accepted"
+        )
+    return IdempotentRequest(key=key, method=request.method, path=request.url.path)
+
+
+IdempotencyKey = Annotated[IdempotentRequest, Depends(_idempotency_key)]
+"""The required ``Idempotency-Key`` header of a money-moving POST (400 when missing)."""
+
+
+def _replay(stored: StoredResponse) -> Response:
+    return Response(
+        content=stored.body,
+        status_code=stored.status_code,
+        media_type="application/json",
+        headers={REPLAY_HEADER: "true"},
+    )
+
+
+def run_once(
+    session: Session,
+    account_id: int,
+    idem: IdempotentRequest,
+    body: BaseModel | None,
+    status_code: int,
+    effect: Callable[[], BaseModel],
+) -> Response:
+    """Run ``effect`` at most once per ``(account, key)``; replay the first response after.
+
+    Args:
+        session: the request's write transaction (committed by the session dependency).
+        account_id: the caller; keys are scoped to the account that sends them.
+        idem: the key with the request's method and path.
+        body: the validated request body (hashed as JSON), or None for a bodiless POST.
+        status_code: the status of a first, successful response.
+        effect: does the work (services only flush) and returns the response schema.
+
+    Returns:
+        The JSON response: the effect's, or the stored one on a retry.
+
+    Raises:
+        IdempotencyKeyReused: the key was used for a different request (422).
+        Any error of ``effect``: nothing is stored, the transaction rolls back.
+    """
+    payload = None if body is None else body.model_dump(mode="json")
+    hash_ = request_hash(idem.method, idem.path, payload)
+    stored = find(session, account_id, idem.key, hash_)
+    if stored is not None:
+        return _replay(stored)
+    try:
+        text = effect().model_dump_json()
+        record(session, account_id, idem.key, hash_, status_code, text)
+    except (IntegrityError, FutarchyError):
+        # A concurrent request with this key may have committed first (our INSERT met its
+        # key, or its effect left ours refused, e.g. the cash is gone): undo ours and
+        # replay theirs. Otherwise the error stands and nothing is stored.
+        session.rollback()
+        stored = find(session, account_id, idem.key, hash_)
+        if stored is None:
+            raise
+        return _replay(stored)
+    return Response(content=text, status_code=status_code, media_type="application/json")

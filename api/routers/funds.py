@@ -1,0 +1,128 @@
+"""Moving cash: the admin's credit and debit (a faucet for demos), a trader's split and merge.
+
+Each route moves money, so each needs an ``Idempotency-Key`` (see `api.idempotency`).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from api.deps import AdminCaller, TraderCaller, WriteSession
+from api.idempotency import IdempotencyKey, run_once
+from api.problems import problem_responses
+from api.schemas.funds import AmountIn, BalancesRead, CashRead
+from market import funding
+
+router = APIRouter(tags=["funds"])
+
+
+@router.post(
+    "/accounts/{account_id}/credit",
+    operation_id="credit_cash",
+    response_model=CashRead,
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+def credit(
+    account_id: int,
+    body: AmountIn,
+    session: WriteSession,
+    admin: AdminCaller,
+    idem: IdempotencyKey,
+) -> Response:
+    """Give an account cash from outside the engine (admin only); returns its new cash."""
+    return run_once(
+        session,
+        admin.account_id,
+        idem,
+        body,
+        status.HTTP_200_OK,
+        lambda: CashRead(
+            account_id=account_id, cash=funding.credit(session, account_id, body.amount)
+        ),
+    )
+
+
+@router.post(
+    "/accounts/{account_id}/debit",
+    operation_id="debit_cash",
+    response_model=CashRead,
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
+)
+def debit(
+    account_id: int,
+    body: AmountIn,
+    session: WriteSession,
+    admin: AdminCaller,
+    idem: IdempotencyKey,
+) -> Response:
+    """Take cash out of an account (admin only; 409 if it holds less); returns its new cash."""
+    return run_once(
+        session,
+        admin.account_id,
+        idem,
+        body,
+        status.HTTP_200_OK,
+        lambda: CashRead(
+            account_id=account_id, cash=funding.debit(session, account_id, body.amount)
+        ),
+    )
+
+
+@router.post(
+    "/proposals/{proposal_id}/split",
+    operation_id="split_cash",
+    response_model=BalancesRead,
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
+)
+def split(
+    proposal_id: int,
+    body: AmountIn,
+    session: WriteSession,
+    trader: TraderCaller,
+    idem: IdempotencyKey,
+) -> Response:
+    """Turn ``amount`` of cash into ``amount`` of conditional cash in EVERY branch.
+
+    Returns the caller's cash and conditional cash in this proposal. 409 when the proposal
+    is closed or settled, or the caller holds less cash than ``amount``.
+    """
+    return run_once(
+        session,
+        trader.account_id,
+        idem,
+        body,
+        status.HTTP_200_OK,
+        lambda: BalancesRead.of(
+            funding.split(session, trader.account_id, proposal_id, body.amount)
+        ),
+    )
+
+
+@router.post(
+    "/proposals/{proposal_id}/merge",
+    operation_id="merge_cash",
+    response_model=BalancesRead,
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
+)
+def merge(
+    proposal_id: int,
+    body: AmountIn,
+    session: WriteSession,
+    trader: TraderCaller,
+    idem: IdempotencyKey,
+) -> Response:
+    """Turn ``amount`` of conditional cash from EVERY branch back into ``amount`` of cash.
+
+    Allowed until settlement. 409 when some branch holds less than ``amount`` or the
+    proposal is settled.
+    """
+    return run_once(
+        session,
+        trader.account_id,
+        idem,
+        body,
+        status.HTTP_200_OK,
+        lambda: BalancesRead.of(
+            funding.merge(session, trader.account_id, proposal_id, body.amount)
+        ),
+    )

@@ -1,0 +1,79 @@
+"""Fixtures for the trading API tests: an admin, traders with cash, an open proposal."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from db.session import Database
+from db.types import utcnow
+from market import funding
+from market.models import AssetKind
+from market.proposals import ProposalSpec, create_proposal, markets_of
+from tests.helpers import MakeAccount, auth
+
+UNIT = 1_000_000
+
+
+def post(
+    client: TestClient,
+    path: str,
+    key: str,
+    body: dict[str, Any] | None = None,
+    *,
+    idem: str | None = None,
+) -> httpx.Response:
+    """POST with an API key and an Idempotency-Key (a fresh one unless given)."""
+    headers = {**auth(key), "Idempotency-Key": idem or uuid.uuid4().hex}
+    return client.post(path, json=body, headers=headers)
+
+
+@dataclass(frozen=True)
+class Demo:
+    """An admin (sponsor) and two traders with 100 cash each, and one open proposal."""
+
+    admin_id: int
+    admin_key: str
+    trader_ids: tuple[int, int]
+    trader_keys: tuple[str, str]
+    proposal_id: int
+    market_ids: tuple[int, ...]
+
+
+def proposal_spec(**changes: Any) -> ProposalSpec:
+    """Two alternatives + the status quo, scalar on [0, 100], open for a day, F = 50."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "title": "School reform",
+        "alternatives": ("Leave at 17", "Leave at 18"),
+        "metric_version_id": "demo-hdi",
+        "asset_kind": AssetKind.SCALAR,
+        "lo": 0.0,
+        "hi": 100.0,
+        "opens_at": now - timedelta(hours=1),
+        "closes_at": now + timedelta(days=1),
+        "subsidy_micros": 50 * UNIT,
+        **changes,
+    }
+    return ProposalSpec(**values)
+
+
+@pytest.fixture
+def demo(db: Database, make_account: MakeAccount) -> Demo:
+    """An open proposal sponsored by an admin, and two traders holding 100 cash each."""
+    admin_id, admin_key = make_account("admin", "root")
+    a_id, a_key = make_account("trader", "alice")
+    b_id, b_key = make_account("trader", "bob")
+    with db.write() as session:
+        funding.credit(session, admin_id, 1_000 * UNIT)
+        for trader in (a_id, b_id):
+            funding.credit(session, trader, 100 * UNIT)
+        proposal = create_proposal(session, admin_id, proposal_spec())
+        market_ids = tuple(m.id for m in markets_of(session, proposal.id))
+    return Demo(admin_id, admin_key, (a_id, b_id), (a_key, b_key), proposal.id, market_ids)
