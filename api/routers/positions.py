@@ -1,0 +1,69 @@
+"""The caller's own holdings: balances, positions and trades."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import CurrentCaller, ReadSession
+from api.problems import problem_responses
+from api.schemas.funds import BalancesRead
+from api.schemas.trades import PositionRead, TradePage, TradeRecordRead
+from market import funding
+from market import repository as repo
+
+router = APIRouter(prefix="/me", tags=["holdings"])
+
+
+@router.get("/balances", operation_id="my_balances", responses=problem_responses(401, 422))
+def balances(
+    session: ReadSession,
+    caller: CurrentCaller,
+    proposal_id: Annotated[int | None, Query(description="Only this proposal's branches.")] = None,
+) -> BalancesRead:
+    """The caller's unconditional cash and its conditional cash in every branch."""
+    return BalancesRead.of(funding.balances(session, caller.account_id, proposal_id))
+
+
+@router.get("/positions", operation_id="my_positions", responses=problem_responses(401, 422))
+def positions(
+    session: ReadSession,
+    caller: CurrentCaller,
+    proposal_id: Annotated[int | None, Query()] = None,
+    market_id: Annotated[int | None, Query()] = None,
+) -> list[PositionRead]:
+    """The caller's non-empty positions, by proposal, branch and outcome."""
+    rows = repo.positions_of(
+        session, caller.account_id, proposal_id=proposal_id, market_id=market_id
+    )
+    return [
+        PositionRead(
+            market_id=r.market_id,
+            proposal_id=r.proposal_id,
+            branch_index=r.branch_index,
+            branch_name=r.branch_name,
+            outcome=r.outcome,
+            outcome_name=str(list(r.outcomes)[r.outcome]),
+            shares=int(r.shares_micros),
+        )
+        for r in rows
+    ]
+
+
+@router.get("/trades", operation_id="my_trades", responses=problem_responses(401, 422))
+def trades(
+    session: ReadSession,
+    caller: CurrentCaller,
+    market_id: Annotated[int | None, Query()] = None,
+    after_id: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=repo.MAX_PAGE)] = 100,
+) -> TradePage:
+    """The caller's trades, oldest first, a page at a time."""
+    rows = repo.trades_of_account(
+        session, caller.account_id, market_id=market_id, after_id=after_id, limit=limit
+    )
+    return TradePage(
+        trades=[TradeRecordRead.of(t) for t in rows],
+        next_after_id=rows[-1].id if len(rows) == limit else None,
+    )

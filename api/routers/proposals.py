@@ -1,0 +1,89 @@
+"""Proposals: an admin creates (and may close) them; anyone with a key reads them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from api.deps import AdminCaller, CurrentCaller, ReadSession, WriteSession
+from api.idempotency import IdempotencyKey, run_once
+from api.problems import problem_responses
+from api.schemas.proposals import ProposalCreate, ProposalPage, ProposalRead
+from db.types import utcnow
+from market import proposals as service
+from market import repository as repo
+from market.models import Market, MarketStatus
+
+router = APIRouter(prefix="/proposals", tags=["proposals"])
+
+PageSize = Annotated[int, Query(ge=1, le=repo.MAX_PAGE, description="Page size.")]
+AfterId = Annotated[int, Query(ge=0, description="Return items with a larger id.")]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_proposal",
+    response_model=ProposalRead,
+    responses=problem_responses(400, 401, 403, 409, 422),
+)
+def create(
+    body: ProposalCreate, session: WriteSession, admin: AdminCaller, idem: IdempotencyKey
+) -> Response:
+    """Create a proposal: K alternatives + the status quo, one funded LMSR market per branch.
+
+    The calling admin is the sponsor and pays the subsidy ``F`` once from its cash (409 if
+    it holds less); each branch's market maker gets ``F`` of conditional cash and
+    liquidity ``b = F / ln n``. A malformed definition is a 422 naming the fault.
+    """
+
+    def effect() -> ProposalRead:
+        now = utcnow()
+        proposal = service.create_proposal(session, admin.account_id, body.spec(now))
+        return ProposalRead.of(proposal, service.markets_of(session, proposal.id), now)
+
+    return run_once(session, admin.account_id, idem, body, status.HTTP_201_CREATED, effect)
+
+
+@router.get("", operation_id="list_proposals", responses=problem_responses(401, 422))
+def list_(
+    session: ReadSession,
+    _caller: CurrentCaller,
+    status_: Annotated[MarketStatus | None, Query(alias="status")] = None,
+    after_id: AfterId = 0,
+    limit: PageSize = 50,
+) -> ProposalPage:
+    """Proposals by id with their markets and current prices, optionally by status."""
+    proposals = repo.list_proposals(
+        session, status=None if status_ is None else status_.value, after_id=after_id, limit=limit
+    )
+    by_proposal: dict[int, list[Market]] = {p.id: [] for p in proposals}
+    for market in repo.markets_of(session, list(by_proposal)):
+        by_proposal[market.proposal_id].append(market)
+    now = utcnow()
+    return ProposalPage(
+        proposals=[ProposalRead.of(p, by_proposal[p.id], now) for p in proposals],
+        next_after_id=proposals[-1].id if len(proposals) == limit else None,
+    )
+
+
+@router.get("/{proposal_id}", operation_id="get_proposal", responses=problem_responses(401, 404))
+def read(proposal_id: int, session: ReadSession, _caller: CurrentCaller) -> ProposalRead:
+    """One proposal with its markets, current prices and each branch's expected welfare."""
+    proposal = service.get_proposal(session, proposal_id)
+    return ProposalRead.of(proposal, service.markets_of(session, proposal_id), utcnow())
+
+
+@router.post(
+    "/{proposal_id}/close",
+    operation_id="close_proposal",
+    responses=problem_responses(401, 403, 404, 409),
+)
+def close(proposal_id: int, session: WriteSession, _admin: AdminCaller) -> ProposalRead:
+    """Stop trading on a proposal now (admin only). Closing a closed proposal is a no-op.
+
+    Merges stay allowed until settlement; splits and trades stop. 409 if settled.
+    """
+    proposal = service.close_proposal(session, proposal_id)
+    return ProposalRead.of(proposal, service.markets_of(session, proposal_id), utcnow())
