@@ -110,6 +110,10 @@ def run(
     database.dispose()
     out.print(f"database: {settings.database_url} ({'seeded' if report.created else 'existing'})")
     out.print(f"admin API key: [bold]{report.admin_key}[/bold]")
+    for name, key in report.trader_keys.items():
+        out.print(f"trader {name} API key: {key}")
+    if report.proposal_id is not None:
+        out.print(f"demo proposal: id {report.proposal_id} (GET /proposals/{report.proposal_id})")
     out.print(f"API docs: http://{host}:{port}/docs")
     serve(host=host, port=port, workers=1, database_url=settings.database_url)
 
