@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import CurrentCaller, ReadSession
 from api.problems import problem_responses
-from api.schemas.markets import MarketRead, PriceHistoryRead, PricePointRead
+from api.schemas.markets import MarketPage, MarketRead, PriceHistoryRead, PricePointRead
 from api.schemas.trades import OrderIn, QuoteRead
 from db.types import utcnow
 from market import repository as repo
@@ -17,7 +17,25 @@ from market import trading
 router = APIRouter(prefix="/markets", tags=["markets"])
 
 
-@router.get("/{market_id}", operation_id="get_market", responses=problem_responses(401, 404))
+@router.get("", operation_id="list_markets", responses=problem_responses(401, 422))
+def list_(
+    session: ReadSession,
+    _caller: CurrentCaller,
+    proposal_id: Annotated[int | None, Query(description="Only this proposal's markets.")] = None,
+    after_id: Annotated[int, Query(ge=0, description="Markets with a larger id.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=repo.MAX_PAGE, description="Page size.")] = 100,
+) -> MarketPage:
+    """Markets by id with their current prices, optionally of one proposal."""
+    markets = repo.list_markets(session, proposal_id=proposal_id, after_id=after_id, limit=limit)
+    proposals = {pid: repo.get_proposal(session, pid) for pid in {m.proposal_id for m in markets}}
+    now = utcnow()
+    return MarketPage(
+        markets=[MarketRead.of(m, proposals[m.proposal_id], now) for m in markets],
+        next_after_id=markets[-1].id if len(markets) == limit else None,
+    )
+
+
+@router.get("/{market_id}", operation_id="get_market", responses=problem_responses(401, 404, 422))
 def read(market_id: int, session: ReadSession, _caller: CurrentCaller) -> MarketRead:
     """One market: its state, current prices and the expected welfare they imply."""
     market = repo.get_market(session, market_id)

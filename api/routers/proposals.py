@@ -68,7 +68,9 @@ def list_(
     )
 
 
-@router.get("/{proposal_id}", operation_id="get_proposal", responses=problem_responses(401, 404))
+@router.get(
+    "/{proposal_id}", operation_id="get_proposal", responses=problem_responses(401, 404, 422)
+)
 def read(proposal_id: int, session: ReadSession, _caller: CurrentCaller) -> ProposalRead:
     """One proposal with its markets, current prices and each branch's expected welfare."""
     proposal = service.get_proposal(session, proposal_id)
@@ -78,7 +80,7 @@ def read(proposal_id: int, session: ReadSession, _caller: CurrentCaller) -> Prop
 @router.post(
     "/{proposal_id}/close",
     operation_id="close_proposal",
-    responses=problem_responses(401, 403, 404, 409),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 def close(proposal_id: int, session: WriteSession, _admin: AdminCaller) -> ProposalRead:
     """Stop trading on a proposal now (admin only). Closing a closed proposal is a no-op.

@@ -102,3 +102,10 @@ class PriceHistoryRead(BaseModel):
     outcomes: list[str]
     points: list[PricePointRead]
     next_after_id: int | None
+
+
+class MarketPage(BaseModel):
+    """A page of markets by id. To read on, pass ``after_id`` = ``next_after_id``."""
+
+    markets: list[MarketRead]
+    next_after_id: int | None

@@ -1,0 +1,87 @@
+"""The OpenAPI document at /docs: every trading route declares its errors; money is a string."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import Demo
+from tests.helpers import auth
+
+MONEY_MOVING = {
+    ("post", "/accounts/{account_id}/credit"),
+    ("post", "/accounts/{account_id}/debit"),
+    ("post", "/proposals/{proposal_id}/split"),
+    ("post", "/proposals/{proposal_id}/merge"),
+    ("post", "/proposals"),
+    ("post", "/markets/{market_id}/trades"),
+}
+
+TRADING_PREFIXES = (
+    "/proposals",
+    "/markets",
+    "/me",
+    "/accounts/{account_id}/credit",
+    "/accounts/{account_id}/debit",
+)
+
+
+@pytest.fixture
+def openapi(client: TestClient) -> dict[str, Any]:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def test_every_trading_route_declares_its_errors_as_problem_json(openapi: dict[str, Any]) -> None:
+    operations = [
+        (method, path, op)
+        for path, item in openapi["paths"].items()
+        if path.startswith(TRADING_PREFIXES)
+        for method, op in item.items()
+    ]
+    assert len(operations) >= 16
+    for method, path, op in operations:
+        errors = {code for code in op["responses"] if code.startswith("4")}
+        assert "401" in errors, (method, path)
+        assert "422" in errors, (method, path)  # every route takes a parameter or a body
+        for code in errors:
+            content = op["responses"][code].get("content", {})
+            assert "application/problem+json" in content, (method, path, code)
+        if (method, path) in MONEY_MOVING:
+            assert "400" in errors, (method, path)
+            headers = [p["name"] for p in op.get("parameters", []) if p["in"] == "header"]
+            assert "Idempotency-Key" in headers, (method, path)
+    found = {(m, p) for m, p, _ in operations}
+    assert found >= MONEY_MOVING
+
+
+def test_amounts_are_decimal_strings_in_the_schema(openapi: dict[str, Any]) -> None:
+    schemas = openapi["components"]["schemas"]
+    for name, field in [
+        ("AmountIn", "amount"),
+        ("CashRead", "cash"),
+        ("TradeRead", "cash"),
+        ("TradeRead", "average_price"),
+        ("MarketRead", "liquidity"),
+    ]:
+        prop = schemas[name]["properties"][field]
+        assert prop["type"] == "string", (name, field, prop)
+        assert "pattern" in prop
+    order = schemas["OrderIn"]["properties"]["shares"]
+    assert "string" in str(order)
+
+
+def test_markets_list_by_proposal(client: TestClient, demo: Demo) -> None:
+    key = demo.trader_keys[0]
+    listed = client.get(f"/markets?proposal_id={demo.proposal_id}", headers=auth(key)).json()
+    assert [m["id"] for m in listed["markets"]] == list(demo.market_ids)
+    assert listed["markets"][-1]["is_status_quo"] is True
+    page = client.get("/markets?limit=2", headers=auth(key)).json()
+    assert [m["id"] for m in page["markets"]] == list(demo.market_ids[:2])
+    assert page["next_after_id"] == demo.market_ids[1]
+    assert client.get("/markets/999999", headers=auth(key)).status_code == 404
+    assert client.get("/markets/999999/prices", headers=auth(key)).status_code == 404
