@@ -88,11 +88,11 @@ def test_concurrent_trades_on_one_market_conserve_everything(db: Database) -> No
                     errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a worker hung"
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a worker hung"
     assert errors == [], str(errors[0])
     assert len(results) >= THREADS * OPERATIONS // 2  # most operations trade
     assert len(results) + len(refused) + sum(abs(v) // UNIT for v in moved.values()) <= (
@@ -196,11 +196,11 @@ def test_closing_while_trading_on_every_branch_neither_deadlocks_nor_leaks(db: D
 
     threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(THREADS)]
     threads.append(threading.Thread(target=closer))
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a worker hung"
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a worker hung"
     assert errors == [], str(errors[0]) if errors else ""
     assert halfway.is_set()
     assert outcomes["MarketClosed"] > 0  # the close landed while work was still coming
