@@ -12,7 +12,7 @@ A trade in branch ``j`` pays with, and is paid in, branch ``j``'s conditional ca
 `execute` runs, inside the caller's transaction, in this order (a handful of round trips,
 none of which reads past trades, so a trade costs the same after a million trades)::
 
-    1. SELECT … FROM market WHERE id = :m FOR UPDATE        lock the market row first
+    1. SELECT … FROM market WHERE id = :m FOR NO KEY UPDATE  lock the market row first
     2. buy:  UPDATE branch_cash SET cash = cash − c WHERE … AND cash >= c RETURNING cash
        sell: UPDATE position SET shares = shares − s WHERE … AND shares >= s RETURNING shares
     3. buy:  INSERT … ON CONFLICT DO UPDATE position (+s) RETURNING shares
@@ -21,8 +21,10 @@ none of which reads past trades, so a trade costs the same after a million trade
     5. INSERT trade (with the prices after it: the price history)
     6. INSERT ledger entries (branch j: account −c, maker +c)
 
-A trade never locks or references the proposal row (see the comment in `execute`), so
-splits, merges and closes, which lock the proposal first, cannot deadlock with it.
+A trade never locks or references the proposal row (see the comment in `execute`), and its
+market lock is ``NO KEY`` (see `market.repository.lock_market_for_trade`), so splits,
+merges and closes, which lock the proposal first and check foreign keys to the market with
+``FOR KEY SHARE``, cannot deadlock with it.
 
 Step 2 is a conditional update: when the trader lacks the cash or the shares it changes no
 row and the trade is refused (`InsufficientFunds` / `InsufficientShares`) before anything
@@ -32,7 +34,8 @@ proposal, market, then account rows.
 
 Invariants kept (checked by `market.conservation`): ``q`` equals the sum of the market's
 trades' share deltas and of all positions; ``maker cash = F + Σ trade cash ≥ F − b ln n``;
-no balance is ever negative; every TRADE ledger operation sums to zero.
+no balance is ever negative; every TRADE ledger operation sums to zero. Step 6 is one or
+two INSERTs (`market.ledger.post`), so a trade is six or seven statements in all.
 """
 
 from __future__ import annotations
