@@ -59,7 +59,7 @@ class IdempotentRequest:
     path: str
 
 
-def _idempotency_key(
+async def _idempotency_key(
     request: Request,
     key: Annotated[
         str | None,

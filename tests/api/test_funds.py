@@ -7,6 +7,7 @@ import time
 import uuid
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from api.idempotency import REPLAY_HEADER, IdempotentRequest, run_once
@@ -152,14 +153,22 @@ def test_a_refused_request_stores_nothing_so_the_key_works_after_the_fix(
     assert retried.json()["cash"] == "1"
 
 
+@pytest.mark.parametrize("operation", ["credit", "debit"])
 def test_a_concurrent_duplicate_waits_and_replays_the_winner(
-    client: TestClient, db: Database, make_account: MakeAccount
+    client: TestClient, db: Database, make_account: MakeAccount, operation: str
 ) -> None:
-    """One transaction holds an uncommitted credit with key K; the same request over HTTP
-    blocks behind it (row lock on PostgreSQL, write lock on SQLite), then replays it."""
+    """One transaction holds an uncommitted credit (or debit of the whole balance) with key
+    K; the same request over HTTP blocks behind it (row lock on PostgreSQL, write lock on
+    SQLite), then replays it. On PostgreSQL the duplicate's own effect meets the winner's
+    key (credit) or finds the cash gone (debit): either way it rolls back and replays."""
     admin_id, admin_key = make_account("admin")
     trader_id, _ = make_account("trader")
-    path = f"/accounts/{trader_id}/credit"
+    start = 7 * UNIT if operation == "debit" else 0
+    if start:
+        with db.write() as session:
+            funding.credit(session, trader_id, start)
+    service = funding.credit if operation == "credit" else funding.debit
+    path = f"/accounts/{trader_id}/{operation}"
     key = f"race-{uuid.uuid4().hex}"
     results: list[httpx.Response] = []
     with db.write() as session:
@@ -169,9 +178,7 @@ def test_a_concurrent_duplicate_waits_and_replays_the_winner(
             IdempotentRequest(key=key, method="POST", path=path),
             AmountIn.model_validate({"amount": "7"}),
             200,
-            lambda: CashRead(
-                account_id=trader_id, cash=funding.credit(session, trader_id, 7 * UNIT)
-            ),
+            lambda: CashRead(account_id=trader_id, cash=service(session, trader_id, 7 * UNIT)),
         )
         loser = threading.Thread(
             target=lambda: results.append(post(client, path, admin_key, {"amount": "7"}, idem=key))
@@ -181,10 +188,10 @@ def test_a_concurrent_duplicate_waits_and_replays_the_winner(
         assert not results, "the duplicate must wait for the first transaction"
     loser.join(timeout=30)
     assert len(results) == 1
-    assert results[0].status_code == 200
+    assert results[0].status_code == 200, results[0].json()
     assert results[0].content == winner.body
     assert results[0].headers[REPLAY_HEADER] == "true"
-    assert _cash(db, trader_id) == 7 * UNIT
+    assert _cash(db, trader_id) == (7 * UNIT if operation == "credit" else 0)
 
 
 def test_split_and_merge_move_cash_into_every_branch_and_back(
