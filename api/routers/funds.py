@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response, status
 
 from api.deps import AdminCaller, TraderCaller, WriteSession
 from api.idempotency import IdempotencyKey, run_once
+from api.params import AccountId, ProposalId
 from api.problems import problem_responses
 from api.schemas.funds import AmountIn, BalancesRead, CashRead
 from market import funding
@@ -23,7 +24,7 @@ router = APIRouter(tags=["funds"])
     responses=problem_responses(400, 401, 403, 404, 422),
 )
 def credit(
-    account_id: int,
+    account_id: AccountId,
     body: AmountIn,
     session: WriteSession,
     admin: AdminCaller,
@@ -49,7 +50,7 @@ def credit(
     responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
 def debit(
-    account_id: int,
+    account_id: AccountId,
     body: AmountIn,
     session: WriteSession,
     admin: AdminCaller,
@@ -75,7 +76,7 @@ def debit(
     responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
 def split(
-    proposal_id: int,
+    proposal_id: ProposalId,
     body: AmountIn,
     session: WriteSession,
     trader: TraderCaller,
@@ -105,7 +106,7 @@ def split(
     responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
 def merge(
-    proposal_id: int,
+    proposal_id: ProposalId,
     body: AmountIn,
     session: WriteSession,
     trader: TraderCaller,

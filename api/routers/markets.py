@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from api.deps import CurrentCaller, ReadSession
+from api.params import AfterId, MarketId, PageSize, ProposalFilter
 from api.problems import problem_responses
 from api.schemas.markets import MarketPage, MarketRead, PriceHistoryRead, PricePointRead
 from api.schemas.trades import OrderIn, QuoteRead
@@ -21,9 +20,9 @@ router = APIRouter(prefix="/markets", tags=["markets"])
 def list_(
     session: ReadSession,
     _caller: CurrentCaller,
-    proposal_id: Annotated[int | None, Query(description="Only this proposal's markets.")] = None,
-    after_id: Annotated[int, Query(ge=0, description="Markets with a larger id.")] = 0,
-    limit: Annotated[int, Query(ge=1, le=repo.MAX_PAGE, description="Page size.")] = 100,
+    proposal_id: ProposalFilter = None,
+    after_id: AfterId = 0,
+    limit: PageSize = 100,
 ) -> MarketPage:
     """Markets by id with their current prices, optionally of one proposal."""
     markets = repo.list_markets(session, proposal_id=proposal_id, after_id=after_id, limit=limit)
@@ -36,7 +35,7 @@ def list_(
 
 
 @router.get("/{market_id}", operation_id="get_market", responses=problem_responses(401, 404, 422))
-def read(market_id: int, session: ReadSession, _caller: CurrentCaller) -> MarketRead:
+def read(market_id: MarketId, session: ReadSession, _caller: CurrentCaller) -> MarketRead:
     """One market: its state, current prices and the expected welfare they imply."""
     market = repo.get_market(session, market_id)
     return MarketRead.of(market, repo.get_proposal(session, market.proposal_id), utcnow())
@@ -48,11 +47,11 @@ def read(market_id: int, session: ReadSession, _caller: CurrentCaller) -> Market
     responses=problem_responses(401, 404, 422),
 )
 def prices(
-    market_id: int,
+    market_id: MarketId,
     session: ReadSession,
     _caller: CurrentCaller,
-    after_id: Annotated[int, Query(ge=0, description="Points after this trade id.")] = 0,
-    limit: Annotated[int, Query(ge=1, le=repo.MAX_PAGE, description="Page size.")] = 100,
+    after_id: AfterId = 0,
+    limit: PageSize = 100,
 ) -> PriceHistoryRead:
     """The market's prices after each trade, oldest first, a page at a time."""
     points = trading.price_history(session, market_id, after_id=after_id, limit=limit)
@@ -70,7 +69,9 @@ def prices(
     operation_id="quote_order",
     responses=problem_responses(401, 404, 409, 422),
 )
-def quote(market_id: int, body: OrderIn, session: ReadSession, _caller: CurrentCaller) -> QuoteRead:
+def quote(
+    market_id: MarketId, body: OrderIn, session: ReadSession, _caller: CurrentCaller
+) -> QuoteRead:
     """Price an order against the market as it is now; nothing changes, no key needed.
 
     409 when the market does not trade now or the quote breaks a limit; 422 for a bad

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from api.deps import CurrentCaller, ReadSession
+from api.params import AfterId, MarketFilter, PageSize, ProposalFilter
 from api.problems import problem_responses
 from api.schemas.funds import BalancesRead
 from api.schemas.trades import PositionRead, TradePage, TradeRecordRead
@@ -20,7 +19,7 @@ router = APIRouter(prefix="/me", tags=["holdings"])
 def balances(
     session: ReadSession,
     caller: CurrentCaller,
-    proposal_id: Annotated[int | None, Query(description="Only this proposal's branches.")] = None,
+    proposal_id: ProposalFilter = None,
 ) -> BalancesRead:
     """The caller's unconditional cash and its conditional cash in every branch."""
     return BalancesRead.of(funding.balances(session, caller.account_id, proposal_id))
@@ -30,8 +29,8 @@ def balances(
 def positions(
     session: ReadSession,
     caller: CurrentCaller,
-    proposal_id: Annotated[int | None, Query()] = None,
-    market_id: Annotated[int | None, Query()] = None,
+    proposal_id: ProposalFilter = None,
+    market_id: MarketFilter = None,
 ) -> list[PositionRead]:
     """The caller's non-empty positions, by proposal, branch and outcome."""
     rows = repo.positions_of(
@@ -55,9 +54,9 @@ def positions(
 def trades(
     session: ReadSession,
     caller: CurrentCaller,
-    market_id: Annotated[int | None, Query()] = None,
-    after_id: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=repo.MAX_PAGE)] = 100,
+    market_id: MarketFilter = None,
+    after_id: AfterId = 0,
+    limit: PageSize = 100,
 ) -> TradePage:
     """The caller's trades, oldest first, a page at a time."""
     rows = repo.trades_of_account(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from api.deps import AdminCaller, CurrentCaller, ReadSession, WriteSession
 from api.idempotency import IdempotencyKey, run_once
+from api.params import AfterId, PageSize, ProposalId
 from api.problems import problem_responses
 from api.schemas.proposals import ProposalCreate, ProposalPage, ProposalRead
 from db.types import utcnow
@@ -16,9 +17,6 @@ from market import repository as repo
 from market.models import Market, MarketStatus
 
 router = APIRouter(prefix="/proposals", tags=["proposals"])
-
-PageSize = Annotated[int, Query(ge=1, le=repo.MAX_PAGE, description="Page size.")]
-AfterId = Annotated[int, Query(ge=0, description="Return items with a larger id.")]
 
 
 @router.post(
@@ -71,7 +69,7 @@ def list_(
 @router.get(
     "/{proposal_id}", operation_id="get_proposal", responses=problem_responses(401, 404, 422)
 )
-def read(proposal_id: int, session: ReadSession, _caller: CurrentCaller) -> ProposalRead:
+def read(proposal_id: ProposalId, session: ReadSession, _caller: CurrentCaller) -> ProposalRead:
     """One proposal with its markets, current prices and each branch's expected welfare."""
     proposal = service.get_proposal(session, proposal_id)
     return ProposalRead.of(proposal, service.markets_of(session, proposal_id), utcnow())
@@ -82,7 +80,7 @@ def read(proposal_id: int, session: ReadSession, _caller: CurrentCaller) -> Prop
     operation_id="close_proposal",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def close(proposal_id: int, session: WriteSession, _admin: AdminCaller) -> ProposalRead:
+def close(proposal_id: ProposalId, session: WriteSession, _admin: AdminCaller) -> ProposalRead:
     """Stop trading on a proposal now (admin only). Closing a closed proposal is a no-op.
 
     Merges stay allowed until settlement; splits and trades stop. 409 if settled.

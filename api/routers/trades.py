@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from api.deps import TraderCaller, WriteSession
 from api.idempotency import IdempotencyKey, run_once
+from api.params import MarketId
 from api.problems import problem_responses
 from api.schemas.trades import OrderIn, TradeRead
 from market import trading
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/markets", tags=["trades"])
     responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
 def execute(
-    market_id: int,
+    market_id: MarketId,
     body: OrderIn,
     session: WriteSession,
     trader: TraderCaller,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Demo
+from tests.api.conftest import Demo, post
 from tests.helpers import auth
 
 MONEY_MOVING = {
@@ -85,3 +85,28 @@ def test_markets_list_by_proposal(client: TestClient, demo: Demo) -> None:
     assert page["next_after_id"] == demo.market_ids[1]
     assert client.get("/markets/999999", headers=auth(key)).status_code == 404
     assert client.get("/markets/999999/prices", headers=auth(key)).status_code == 404
+
+
+def test_ids_beyond_bigint_are_422_not_a_server_error(client: TestClient, demo: Demo) -> None:
+    key = demo.trader_keys[0]
+    huge = 2**31
+    for path in (
+        f"/markets/{huge}",
+        f"/proposals/{huge}",
+        f"/markets/{huge}/prices",
+        f"/me/trades?market_id={huge}",
+        f"/me/positions?proposal_id={huge}",
+        f"/markets?after_id={huge}",
+        "/markets/0",
+    ):
+        response = client.get(path, headers=auth(key))
+        assert response.status_code == 422, (path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    order = {"outcome": 0, "side": "buy", "shares": "1"}
+    assert post(client, f"/markets/{huge}/trades", key, order).status_code == 422
+    assert post(client, f"/proposals/{huge}/split", key, {"amount": "1"}).status_code == 422
+    big_outcome = post(
+        client, f"/markets/{demo.market_ids[0]}/trades", key, {**order, "outcome": huge}
+    )
+    assert big_outcome.status_code == 422
+    assert client.get(f"/markets/{huge - 1}", headers=auth(key)).status_code == 404
