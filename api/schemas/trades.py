@@ -20,7 +20,16 @@ class OrderIn(BaseModel):
     (409) if the price turns out worse: average prices are cash per whole share.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"outcome": 0, "side": "buy", "shares": "5", "max_average_price": "0.6"},
+                {"outcome": 1, "side": "buy", "spend": "10"},
+                {"outcome": 0, "side": "sell", "shares": "2.5", "min_proceeds": "1"},
+            ]
+        },
+    )
 
     outcome: int = Field(ge=0, description="Outcome index (0 = LONG, 1 = SHORT, or the bin).")
     side: Side
