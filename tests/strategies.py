@@ -132,3 +132,38 @@ def bin_edges(draw: st.DrawFn, min_bins: int = 2, max_bins: int = 12) -> tuple[f
 
 welfare_values = st.floats(-1e7, 1e7, allow_nan=False, allow_infinity=False)
 """A measured welfare value W (welfare units)."""
+
+
+# --- welfare: council ---------------------------------------------------------------------
+
+
+@st.composite
+def weighted_games(
+    draw: st.DrawFn, min_n: int = 1, max_n: int = 7, max_weight: int = 12
+) -> tuple[list[int], int]:
+    """``(weights, quota)``: a small weighted game ``[q; w]`` with ``1 ≤ q ≤ Σw``, small
+    enough to enumerate every coalition and ordering."""
+    weights = draw(
+        st.lists(st.integers(0, max_weight), min_size=min_n, max_size=max_n).filter(
+            lambda w: sum(w) > 0
+        )
+    )
+    quota = draw(st.integers(1, sum(weights)))
+    return weights, quota
+
+
+@st.composite
+def delegation_graphs(
+    draw: st.DrawFn, max_n: int = 9
+) -> tuple[list[int], set[int], dict[int, int]]:
+    """``(members, voters, delegations)``: members ``0..n-1``, some voters, and delegations
+    between distinct members (chains, cycles and dead ends all occur)."""
+    n = draw(st.integers(1, max_n))
+    members = list(range(n))
+    voters = set(draw(st.lists(st.sampled_from(members), max_size=n)))
+    delegations: dict[int, int] = {}
+    if n > 1:
+        for m in members:
+            if draw(st.booleans()):
+                delegations[m] = draw(st.sampled_from([x for x in members if x != m]))
+    return members, voters, delegations
