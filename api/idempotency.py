@@ -1,7 +1,8 @@
 """Idempotent money-moving POSTs: the ``Idempotency-Key`` header and replaying first responses.
 
 Every route that moves money depends on `IdempotencyKey` (the header, required) and runs
-its effect through `run_once`, inside the request's write transaction:
+its effect through `idempotent` (which is `run_once` in its own write transaction, see
+`api.transactions`):
 
 1. no header, an empty one or one longer than 255 characters → 400 (`BadRequest`);
 2. `market.idempotency.find` looks the key up for the calling account: a stored response
@@ -37,7 +38,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.problems import BadRequest
+from api.transactions import run_write
 from db.errors import FutarchyError
+from db.session import Database
 from market.idempotency import MAX_KEY_LENGTH, StoredResponse, find, record, request_hash
 
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -135,3 +138,24 @@ def run_once(
             raise
         return _replay(stored)
     return Response(content=text, status_code=status_code, media_type="application/json")
+
+
+async def idempotent(
+    database: Database,
+    account_id: int,
+    idem: IdempotentRequest,
+    body: BaseModel | None,
+    status_code: int,
+    effect: Callable[[Session], BaseModel],
+) -> Response:
+    """`run_once` in its own write transaction on one worker thread (`api.transactions`).
+
+    ``effect(session)`` does the work with the transaction's session (services only flush)
+    and returns the response schema. This is what the money-moving routes call.
+    """
+    return await run_write(
+        database,
+        lambda session: run_once(
+            session, account_id, idem, body, status_code, lambda: effect(session)
+        ),
+    )

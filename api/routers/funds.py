@@ -1,14 +1,15 @@
 """Moving cash: the admin's credit and debit (a faucet for demos), a trader's split and merge.
 
-Each route moves money, so each needs an ``Idempotency-Key`` (see `api.idempotency`).
+Each route moves money, so each needs an ``Idempotency-Key`` (see `api.idempotency`) and
+runs in its own write transaction (`api.transactions`).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import AdminCaller, TraderCaller, WriteSession
-from api.idempotency import IdempotencyKey, run_once
+from api.deps import AdminCaller, DatabaseDep, TraderCaller
+from api.idempotency import IdempotencyKey, idempotent
 from api.params import AccountId, ProposalId
 from api.problems import problem_responses
 from api.schemas.funds import AmountIn, BalancesRead, CashRead
@@ -23,21 +24,21 @@ router = APIRouter(tags=["funds"])
     response_model=CashRead,
     responses=problem_responses(400, 401, 403, 404, 422),
 )
-def credit(
+async def credit(
     account_id: AccountId,
     body: AmountIn,
-    session: WriteSession,
+    database: DatabaseDep,
     admin: AdminCaller,
     idem: IdempotencyKey,
 ) -> Response:
     """Give an account cash from outside the engine (admin only); returns its new cash."""
-    return run_once(
-        session,
+    return await idempotent(
+        database,
         admin.account_id,
         idem,
         body,
         status.HTTP_200_OK,
-        lambda: CashRead(
+        lambda session: CashRead(
             account_id=account_id, cash=funding.credit(session, account_id, body.amount)
         ),
     )
@@ -49,21 +50,21 @@ def credit(
     response_model=CashRead,
     responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
-def debit(
+async def debit(
     account_id: AccountId,
     body: AmountIn,
-    session: WriteSession,
+    database: DatabaseDep,
     admin: AdminCaller,
     idem: IdempotencyKey,
 ) -> Response:
     """Take cash out of an account (admin only; 409 if it holds less); returns its new cash."""
-    return run_once(
-        session,
+    return await idempotent(
+        database,
         admin.account_id,
         idem,
         body,
         status.HTTP_200_OK,
-        lambda: CashRead(
+        lambda session: CashRead(
             account_id=account_id, cash=funding.debit(session, account_id, body.amount)
         ),
     )
@@ -75,10 +76,10 @@ def debit(
     response_model=BalancesRead,
     responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
-def split(
+async def split(
     proposal_id: ProposalId,
     body: AmountIn,
-    session: WriteSession,
+    database: DatabaseDep,
     trader: TraderCaller,
     idem: IdempotencyKey,
 ) -> Response:
@@ -87,13 +88,13 @@ def split(
     Returns the caller's cash and conditional cash in this proposal. 409 when the proposal
     is closed or settled, or the caller holds less cash than ``amount``.
     """
-    return run_once(
-        session,
+    return await idempotent(
+        database,
         trader.account_id,
         idem,
         body,
         status.HTTP_200_OK,
-        lambda: BalancesRead.of(
+        lambda session: BalancesRead.of(
             funding.split(session, trader.account_id, proposal_id, body.amount)
         ),
     )
@@ -105,10 +106,10 @@ def split(
     response_model=BalancesRead,
     responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
-def merge(
+async def merge(
     proposal_id: ProposalId,
     body: AmountIn,
-    session: WriteSession,
+    database: DatabaseDep,
     trader: TraderCaller,
     idem: IdempotencyKey,
 ) -> Response:
@@ -117,13 +118,13 @@ def merge(
     Allowed until settlement. 409 when some branch holds less than ``amount`` or the
     proposal is settled.
     """
-    return run_once(
-        session,
+    return await idempotent(
+        database,
         trader.account_id,
         idem,
         body,
         status.HTTP_200_OK,
-        lambda: BalancesRead.of(
+        lambda session: BalancesRead.of(
             funding.merge(session, trader.account_id, proposal_id, body.amount)
         ),
     )

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from sqlalchemy.orm import Session
 
-from api.deps import AdminCaller, CurrentCaller, ReadSession, WriteSession
-from api.idempotency import IdempotencyKey, run_once
+from api.deps import AdminCaller, CurrentCaller, DatabaseDep, ReadSession
+from api.idempotency import IdempotencyKey, idempotent
 from api.params import AfterId, PageSize, ProposalId
 from api.problems import problem_responses
 from api.schemas.proposals import ProposalCreate, ProposalPage, ProposalRead
+from api.transactions import run_write
 from db.types import utcnow
 from market import proposals as service
 from market import repository as repo
@@ -26,8 +28,8 @@ router = APIRouter(prefix="/proposals", tags=["proposals"])
     response_model=ProposalRead,
     responses=problem_responses(400, 401, 403, 409, 422),
 )
-def create(
-    body: ProposalCreate, session: WriteSession, admin: AdminCaller, idem: IdempotencyKey
+async def create(
+    body: ProposalCreate, database: DatabaseDep, admin: AdminCaller, idem: IdempotencyKey
 ) -> Response:
     """Create a proposal: K alternatives + the status quo, one funded LMSR market per branch.
 
@@ -36,12 +38,12 @@ def create(
     liquidity ``b = F / ln n``. A malformed definition is a 422 naming the fault.
     """
 
-    def effect() -> ProposalRead:
+    def effect(session: Session) -> ProposalRead:
         now = utcnow()
         proposal = service.create_proposal(session, admin.account_id, body.spec(now))
         return ProposalRead.of(proposal, service.markets_of(session, proposal.id), now)
 
-    return run_once(session, admin.account_id, idem, body, status.HTTP_201_CREATED, effect)
+    return await idempotent(database, admin.account_id, idem, body, status.HTTP_201_CREATED, effect)
 
 
 @router.get("", operation_id="list_proposals", responses=problem_responses(401, 422))
@@ -80,10 +82,16 @@ def read(proposal_id: ProposalId, session: ReadSession, _caller: CurrentCaller) 
     operation_id="close_proposal",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def close(proposal_id: ProposalId, session: WriteSession, _admin: AdminCaller) -> ProposalRead:
+async def close(
+    proposal_id: ProposalId, database: DatabaseDep, _admin: AdminCaller
+) -> ProposalRead:
     """Stop trading on a proposal now (admin only). Closing a closed proposal is a no-op.
 
     Merges stay allowed until settlement; splits and trades stop. 409 if settled.
     """
-    proposal = service.close_proposal(session, proposal_id)
-    return ProposalRead.of(proposal, service.markets_of(session, proposal_id), utcnow())
+
+    def work(session: Session) -> ProposalRead:
+        proposal = service.close_proposal(session, proposal_id)
+        return ProposalRead.of(proposal, service.markets_of(session, proposal_id), utcnow())
+
+    return await run_write(database, work)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import TraderCaller, WriteSession
-from api.idempotency import IdempotencyKey, run_once
+from api.deps import DatabaseDep, TraderCaller
+from api.idempotency import IdempotencyKey, idempotent
 from api.params import MarketId
 from api.problems import problem_responses
 from api.schemas.trades import OrderIn, TradeRead
@@ -21,10 +21,10 @@ router = APIRouter(prefix="/markets", tags=["trades"])
     response_model=TradeRead,
     responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
-def execute(
+async def execute(
     market_id: MarketId,
     body: OrderIn,
-    session: WriteSession,
+    database: DatabaseDep,
     trader: TraderCaller,
     idem: IdempotencyKey,
 ) -> Response:
@@ -36,13 +36,13 @@ def execute(
     amounts or a bad outcome. A retry with the same ``Idempotency-Key`` returns this
     trade again, never a second one.
     """
-    return run_once(
-        session,
+    return await idempotent(
+        database,
         trader.account_id,
         idem,
         body,
         status.HTTP_201_CREATED,
-        lambda: TradeRead.of_result(
+        lambda session: TradeRead.of_result(
             trading.execute(session, trader.account_id, market_id, body.order())
         ),
     )

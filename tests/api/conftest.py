@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from db.identity import create_account, issue_api_key
 from db.session import Database
 from db.types import utcnow
 from market import funding
@@ -32,6 +33,19 @@ def post(
     """POST with an API key and an Idempotency-Key (a fresh one unless given)."""
     headers = {**auth(key), "Idempotency-Key": idem or uuid.uuid4().hex}
     return client.post(path, json=body, headers=headers)
+
+
+@pytest.fixture
+def make_account_sqlite(sqlite_db: Database) -> MakeAccount:
+    """``make_account`` on the `sqlite_db` fixture: ``(role, name=None) -> (id, key)``."""
+    counter = iter(range(1, 1_000_000))
+
+    def _make(role: str, name: str | None = None) -> tuple[int, str]:
+        with sqlite_db.write() as session:
+            account = create_account(session, name or f"{role}-{next(counter)}", role)
+            return account.id, issue_api_key(session, account)
+
+    return _make
 
 
 @dataclass(frozen=True)
