@@ -47,7 +47,8 @@ REPLAY_HEADER = "Idempotent-Replayed"
 """Response header set to ``true`` on a replayed response."""
 
 _HEADER_DESCRIPTION = (
-    "A client-chosen unique string (at most 255 characters) per intended operation. A "
+    "Required (400 without it). A client-chosen unique string (at most 255 characters) per "
+    "intended operation, e.g. a UUID. A "
     "retry with the same key and body returns the first response, without a second effect; "
     "the same key with a different body is refused (422)."
 )
