@@ -75,3 +75,27 @@ class AlreadyCertified(WelfareError, ConflictError):
 
 class MeasurementUnavailable(WelfareError, ConflictError):
     """The observations known at the cut-off cannot produce a value under the policy."""
+
+
+# --- council
+
+
+class DuplicateMember(WelfareError, ConflictError):
+    """A member with that name exists already, or the account already holds a seat."""
+
+
+class AlreadyVoted(WelfareError, ConflictError):
+    """The member has cast a ballot on this motion already (ballots are never replaced)."""
+
+
+class MotionNotDue(WelfareError, ConflictError):
+    """The motion's deadline has not passed yet, so it cannot be decided."""
+
+
+class AlreadyDecided(WelfareError, ConflictError):
+    """The motion has a result already; a result is recorded exactly once."""
+
+
+class AppendOnlyViolation(WelfareError):
+    """Code tried to update or delete an append-only record (ballot, delegation, rules,
+    motion, result). This is a bug, never a user error."""

@@ -1,0 +1,389 @@
+"""Council services: members, their seats, the rules in force, and the power table.
+
+Seats are always consistent with the members and the rules: every change to either
+re-apportions every member's seats (`reapportion`), inside the same transaction, so a change
+that would leave the council unseatable (e.g. more members than the assembly has seats, or
+an explicit method with a member lacking a weight) is refused and changes nothing.
+
+Services only flush; the caller's transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.identity import Role, get_account
+from db.types import utcnow
+from welfare.apportion import DEFAULT_ASSEMBLY_SIZE, MAX_ASSEMBLY_SIZE
+from welfare.council import CouncilMember, CouncilRules
+from welfare.errors import DuplicateMember, InvalidWelfareInput, NotACouncilMember, UnknownMember
+from welfare.power import jagiellonian_quota, power_table, quota_weight
+from welfare.seats import SeatMethod, allocate_seats
+from welfare.tally import (
+    DEFAULT_QUORUM,
+    DEFAULT_THRESHOLD,
+    check_quorum,
+    check_threshold,
+    parse_share,
+)
+
+DEFAULT_METHOD = SeatMethod.PENROSE
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The council's rules in force.
+
+    Attributes:
+        assembly_size: seats to apportion (penrose, two_factor).
+        method: the seat method.
+        quorum: participation share needed, exact.
+        threshold: yes share of yes-or-no weight to exceed, exact.
+        version_id: the `CouncilRules` row in force, or None for the built-in defaults.
+        set_by_motion_id: the motion that set them, if any.
+        set_at: when they were set (None for the defaults).
+    """
+
+    assembly_size: int
+    method: SeatMethod
+    quorum: Fraction
+    threshold: Fraction
+    version_id: int | None = None
+    set_by_motion_id: int | None = None
+    set_at: datetime | None = None
+
+
+DEFAULT_RULES = Rules(DEFAULT_ASSEMBLY_SIZE, DEFAULT_METHOD, DEFAULT_QUORUM, DEFAULT_THRESHOLD)
+
+
+def share_text(share: Fraction) -> str:
+    """An exact share as text: a finite decimal where one exists ("0.5"), else "2/3"."""
+    den = share.denominator
+    while den % 2 == 0:
+        den //= 2
+    while den % 5 == 0:
+        den //= 5
+    if den != 1:
+        return f"{share.numerator}/{share.denominator}"
+    digits = 0
+    while (share * 10**digits).denominator != 1:
+        digits += 1
+    scaled = int(share * 10**digits)
+    if digits == 0:
+        return str(scaled)
+    sign = "-" if scaled < 0 else ""
+    body = str(abs(scaled)).rjust(digits + 1, "0")
+    return f"{sign}{body[:-digits]}.{body[-digits:]}"
+
+
+# --- repository ---------------------------------------------------------------------------
+
+
+def list_members(session: Session) -> list[CouncilMember]:
+    """Every member, by id."""
+    return list(session.scalars(select(CouncilMember).order_by(CouncilMember.id)))
+
+
+def get_member(session: Session, member_id: int) -> CouncilMember:
+    """The member with this id, or `UnknownMember`."""
+    member = session.get(CouncilMember, member_id)
+    if member is None:
+        raise UnknownMember(f"no council member with id {member_id}")
+    return member
+
+
+def member_for_account(session: Session, account_id: int) -> CouncilMember:
+    """The member the account acts for, or `NotACouncilMember`."""
+    member = session.scalar(select(CouncilMember).where(CouncilMember.account_id == account_id))
+    if member is None:
+        raise NotACouncilMember(
+            f"account {account_id} holds no council seat; an admin must link it to a member"
+        )
+    return member
+
+
+def current_rules(session: Session) -> Rules:
+    """The newest `CouncilRules` row, or the defaults (800 seats, penrose, 0.5, 0.5)."""
+    row = session.scalar(select(CouncilRules).order_by(CouncilRules.id.desc()).limit(1))
+    if row is None:
+        return DEFAULT_RULES
+    return Rules(
+        assembly_size=row.assembly_size,
+        method=SeatMethod(row.method),
+        quorum=Fraction(row.quorum),
+        threshold=Fraction(row.threshold),
+        version_id=row.id,
+        set_by_motion_id=row.set_by_motion_id,
+        set_at=row.created_at,
+    )
+
+
+def rules_history(session: Session) -> list[CouncilRules]:
+    """Every rules row, oldest first."""
+    return list(session.scalars(select(CouncilRules).order_by(CouncilRules.id)))
+
+
+# --- seats --------------------------------------------------------------------------------
+
+
+def _allocation(members: Sequence[CouncilMember], rules: Rules) -> list[int]:
+    return allocate_seats(
+        rules.method,
+        populations=[m.population for m in members],
+        contributions=[m.contribution for m in members],
+        explicit_weights=[m.explicit_weight for m in members],
+        assembly_size=rules.assembly_size,
+    )
+
+
+def reapportion(session: Session, rules: Rules | None = None) -> list[CouncilMember]:
+    """Recompute every member's seats under ``rules`` (default: those in force).
+
+    Members are apportioned in id order, so exact ties go to the older member.
+
+    Raises:
+        InvalidWelfareInput: the council cannot be seated under these rules.
+    """
+    members = list_members(session)
+    if not members:
+        return members
+    seats = _allocation(members, rules or current_rules(session))
+    for member, s in zip(members, seats, strict=True):
+        if member.seats != s:
+            member.seats = s
+    session.flush()
+    return members
+
+
+# --- members ------------------------------------------------------------------------------
+
+
+def _check_factor(value: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidWelfareInput(f"the {what} must be a whole number ≥ 0, not {value!r}")
+    return value
+
+
+def _check_account(session: Session, account_id: int, member_id: int | None) -> None:
+    account = get_account(session, account_id)
+    if account.role != Role.COUNCIL.value:
+        raise InvalidWelfareInput(
+            f"account {account.name!r} has the {account.role} role; "
+            "only council accounts can hold a seat"
+        )
+    holder = session.scalar(select(CouncilMember.id).where(CouncilMember.account_id == account_id))
+    if holder is not None and holder != member_id:
+        raise DuplicateMember(f"account {account.name!r} already holds the seat of member {holder}")
+
+
+def create_member(
+    session: Session,
+    *,
+    name: str,
+    constituency: str,
+    population: int,
+    contribution: int = 0,
+    explicit_weight: int | None = None,
+    account_id: int | None = None,
+) -> CouncilMember:
+    """Add a member and re-apportion every seat.
+
+    Raises:
+        InvalidWelfareInput: an empty name, a negative factor, a non-council account, or a
+            council that can no longer be seated.
+        DuplicateMember: the name is taken or the account already holds a seat.
+        UnknownAccount: no such account.
+    """
+    name = name.strip()
+    if not name:
+        raise InvalidWelfareInput("a member needs a non-empty name")
+    _check_factor(population, "population")
+    _check_factor(contribution, "contribution")
+    if explicit_weight is not None and (_check_factor(explicit_weight, "explicit weight") < 1):
+        raise InvalidWelfareInput("an explicit weight must be at least 1")
+    if session.scalar(select(CouncilMember.id).where(CouncilMember.name == name)) is not None:
+        raise DuplicateMember(f"a council member named {name!r} exists already")
+    if account_id is not None:
+        _check_account(session, account_id, None)
+    member = CouncilMember(
+        name=name,
+        constituency=constituency.strip() or name,
+        population=population,
+        contribution=contribution,
+        explicit_weight=explicit_weight,
+        account_id=account_id,
+        seats=0,
+    )
+    session.add(member)
+    session.flush()
+    reapportion(session)
+    return member
+
+
+_UNSET = object()
+
+
+def update_member(
+    session: Session,
+    member_id: int,
+    *,
+    population: int | None = None,
+    contribution: int | None = None,
+    explicit_weight: int | object | None = _UNSET,
+    account_id: int | object | None = _UNSET,
+) -> CouncilMember:
+    """Change a member's factors, explicit weight or linked account; re-apportion.
+
+    ``explicit_weight`` / ``account_id`` accept None to clear them; omit to keep them.
+    """
+    member = get_member(session, member_id)
+    if population is not None:
+        member.population = _check_factor(population, "population")
+    if contribution is not None:
+        member.contribution = _check_factor(contribution, "contribution")
+    if explicit_weight is not _UNSET:
+        if explicit_weight is not None:
+            if not isinstance(explicit_weight, int) or isinstance(explicit_weight, bool):
+                raise InvalidWelfareInput(
+                    f"an explicit weight must be whole, not {explicit_weight!r}"
+                )
+            if explicit_weight < 1:
+                raise InvalidWelfareInput("an explicit weight must be at least 1")
+        member.explicit_weight = explicit_weight
+    if account_id is not _UNSET:
+        if account_id is not None:
+            if not isinstance(account_id, int):
+                raise InvalidWelfareInput(f"an account id must be whole, not {account_id!r}")
+            _check_account(session, account_id, member.id)
+        member.account_id = account_id
+    session.flush()
+    reapportion(session)
+    return member
+
+
+# --- rules --------------------------------------------------------------------------------
+
+
+def set_rules(
+    session: Session,
+    *,
+    assembly_size: int | None = None,
+    method: SeatMethod | str | None = None,
+    quorum: str | Fraction | None = None,
+    threshold: str | Fraction | None = None,
+    account_id: int | None = None,
+    motion_id: int | None = None,
+    now: datetime | None = None,
+) -> Rules:
+    """Append new rules (unchanged fields carried over) and re-apportion the seats.
+
+    Raises:
+        InvalidWelfareInput: an out-of-range size or share, an unknown method, or a council
+            that cannot be seated under the new rules.
+    """
+    old = current_rules(session)
+    size = old.assembly_size if assembly_size is None else assembly_size
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_ASSEMBLY_SIZE:
+        raise InvalidWelfareInput(
+            f"the assembly size must be a whole number from 1 to {MAX_ASSEMBLY_SIZE}, not {size!r}"
+        )
+    if method is None:
+        checked_method = old.method
+    else:
+        try:
+            checked_method = SeatMethod(method)
+        except ValueError:
+            known = ", ".join(m.value for m in SeatMethod)
+            raise InvalidWelfareInput(
+                f"the seat method must be one of {known}, not {method!r}"
+            ) from None
+    q = old.quorum if quorum is None else check_quorum(parse_share(quorum, "quorum"))
+    t = old.threshold if threshold is None else check_threshold(parse_share(threshold, "threshold"))
+    new = Rules(size, checked_method, q, t)
+    reapportion(session, new)  # refuses rules the council cannot be seated under
+    row = CouncilRules(
+        assembly_size=size,
+        method=checked_method.value,
+        quorum=share_text(q),
+        threshold=share_text(t),
+        set_by_account_id=account_id,
+        set_by_motion_id=motion_id,
+        created_at=now or utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return current_rules(session)
+
+
+# --- power --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPower:
+    """One line of the council's power table."""
+
+    member_id: int
+    name: str
+    seats: int
+    weight_share: Fraction
+    banzhaf: Fraction
+    shapley_shubik: Fraction
+    swings: int
+
+
+@dataclass(frozen=True, slots=True)
+class CouncilPower:
+    """The power table at one threshold share, with the Jagiellonian suggestion.
+
+    Attributes:
+        threshold: the share ``t`` used (the rules' threshold unless asked otherwise).
+        quota: the integer quota ``⌊t·W⌋ + 1``.
+        total_seats: ``W``.
+        jagiellonian_threshold: ``t_J`` from the members' populations (None if all are zero).
+        rows: one per member, by id.
+    """
+
+    threshold: Fraction
+    quota: int
+    total_seats: int
+    jagiellonian_threshold: float | None
+    rows: tuple[MemberPower, ...]
+
+
+def council_power(session: Session, threshold: Fraction | None = None) -> CouncilPower:
+    """Each member's seats beside its Banzhaf and Shapley–Shubik power.
+
+    The game is: with every member voting yes or no, a motion passes iff the yes seats
+    exceed ``t·W`` (the tally's rule with full participation).
+
+    Raises:
+        InvalidWelfareInput: no members with seats, or a share outside ``[0, 1)``.
+    """
+    members = [m for m in list_members(session) if m.seats > 0]
+    if not members:
+        raise InvalidWelfareInput("the council has no seated members yet")
+    t = current_rules(session).threshold if threshold is None else threshold
+    total = sum(m.seats for m in members)
+    quota = quota_weight(total, t)
+    table = power_table([m.seats for m in members], quota)
+    populations = [m.population for m in members]
+    jagiellonian = jagiellonian_quota(populations) if any(populations) else None
+    rows = tuple(
+        MemberPower(
+            member_id=m.id,
+            name=m.name,
+            seats=m.seats,
+            weight_share=row.weight_share,
+            banzhaf=row.banzhaf,
+            shapley_shubik=row.shapley_shubik,
+            swings=row.swings,
+        )
+        for m, row in zip(members, table.rows, strict=True)
+    )
+    return CouncilPower(t, quota, total, jagiellonian, rows)
