@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
+from httpx2 import Response as Response  # what Starlette's TestClient returns
 
 from db.identity import create_account, issue_api_key
 from db.session import Database
@@ -29,7 +29,7 @@ def post(
     body: dict[str, Any] | None = None,
     *,
     idem: str | None = None,
-) -> httpx.Response:
+) -> Response:
     """POST with an API key and an Idempotency-Key (a fresh one unless given)."""
     headers = {**auth(key), "Idempotency-Key": idem or uuid.uuid4().hex}
     return client.post(path, json=body, headers=headers)

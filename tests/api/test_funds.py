@@ -6,7 +6,6 @@ import threading
 import time
 import uuid
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -15,7 +14,7 @@ from api.schemas.funds import AmountIn, CashRead
 from db.session import Database
 from market import funding
 from market.conservation import check_conservation
-from tests.api.conftest import UNIT, Demo, post
+from tests.api.conftest import UNIT, Demo, Response, post
 from tests.helpers import MakeAccount, auth
 
 
@@ -170,7 +169,7 @@ def test_a_concurrent_duplicate_waits_and_replays_the_winner(
     service = funding.credit if operation == "credit" else funding.debit
     path = f"/accounts/{trader_id}/{operation}"
     key = f"race-{uuid.uuid4().hex}"
-    results: list[httpx.Response] = []
+    results: list[Response] = []
     with db.write() as session:
         winner = run_once(
             session,

@@ -11,7 +11,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -21,7 +20,7 @@ from db.types import utcnow
 from market.conservation import check_conservation
 from market.models import Trade
 from market.proposals import create_proposal
-from tests.api.conftest import UNIT, Demo, post, proposal_spec
+from tests.api.conftest import UNIT, Demo, Response, post, proposal_spec
 from tests.helpers import auth
 
 B = math.floor(50 * UNIT / math.log(2)) / UNIT
@@ -253,9 +252,7 @@ def test_concurrent_trades_through_the_api_keep_conservation(
                 "shares": f"{rng.randrange(1, 30) / 10}",
             }
             idem = uuid.uuid4().hex
-            response: httpx.Response = post(
-                client, f"/markets/{market}/trades", key, order, idem=idem
-            )
+            response: Response = post(client, f"/markets/{market}/trades", key, order, idem=idem)
             if response.status_code == 201:
                 replay = post(client, f"/markets/{market}/trades", key, order, idem=idem)
                 with lock:
