@@ -18,7 +18,7 @@ from api.idempotency import REPLAY_HEADER
 from db.session import Database
 from db.types import utcnow
 from market.conservation import check_conservation
-from market.models import Trade
+from market.models import AssetKind, Trade
 from market.proposals import create_proposal
 from tests.api.conftest import UNIT, Demo, Response, post, proposal_spec
 from tests.helpers import auth
@@ -275,3 +275,37 @@ def test_concurrent_trades_through_the_api_keep_conservation(
         report = check_conservation(session)
     assert sorted(acknowledged) == list(stored)
     assert report.ok, report.problems
+
+
+def test_buying_a_bin_moves_the_expected_welfare_toward_it(
+    client: TestClient, db: Database, demo: Demo
+) -> None:
+    with db.write() as session:
+        binned = create_proposal(
+            session,
+            demo.admin_id,
+            proposal_spec(
+                alternatives=("Reform",),
+                asset_kind=AssetKind.BINNED,
+                lo=0.0,
+                hi=40.0,
+                bin_edges=(0.0, 10.0, 20.0, 40.0),
+            ),
+        )
+    alice = demo.trader_keys[0]
+    assert post(client, f"/proposals/{binned.id}/split", alice, {"amount": "30"}).status_code == 200
+    before = client.get(f"/proposals/{binned.id}", headers=auth(alice)).json()["markets"][0]
+    assert math.isclose(before["expected_welfare"], (5 + 15 + 30) / 3)
+    bought = post(
+        client,
+        f"/markets/{before['id']}/trades",
+        alice,
+        {"outcome": 2, "side": "buy", "spend": "20"},
+    )
+    assert bought.status_code == 201, bought.json()
+    assert bought.json()["outcome_name"] == "[20, 40]"
+    after = client.get(f"/markets/{before['id']}", headers=auth(alice)).json()
+    assert after["prices"][2] > 1 / 3
+    assert after["expected_welfare"] > before["expected_welfare"]
+    expected = sum(p * m for p, m in zip(after["prices"], (5, 15, 30), strict=True))
+    assert math.isclose(after["expected_welfare"], expected, rel_tol=1e-12)
