@@ -4,6 +4,7 @@ decisions and their effects, append-only records, and the demo council."""
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -388,6 +389,56 @@ def test_a_direct_vote_overrides_the_voters_own_delegation(db: Database) -> None
     with db.write() as s:
         result = motions.decide(s, motion_id, account_id=1, now=AFTER).result
         assert (result.yes_weight, result.no_weight, result.outcome) == (133, 400, "rejected")
+
+
+# --- concurrency --------------------------------------------------------------------------
+
+
+def race(threads: int, action: Callable[[], object]) -> tuple[int, list[BaseException]]:
+    """Run ``action`` on ``threads`` threads released together: (successes, errors)."""
+    start = threading.Barrier(threads)
+    lock = threading.Lock()
+    done: list[object] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        start.wait()
+        try:
+            outcome = action()
+        except BaseException as exc:  # collected and asserted on below
+            with lock:
+                errors.append(exc)
+        else:
+            with lock:
+                done.append(outcome)
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return len(done), errors
+
+
+def test_racing_ballots_and_decisions_are_recorded_once(db: Database) -> None:
+    a, _b, c = three_members(db)
+    motion_id = file_rules_motion(db, a)
+
+    ok, errors = race(6, lambda: vote(db, c, motion_id, "yes"))
+    assert ok == 1
+    assert all(isinstance(e, AlreadyVoted) for e in errors), errors
+
+    def decide() -> object:
+        with db.write() as s:
+            return motions.decide(s, motion_id, account_id=1, now=AFTER).result.id
+
+    ok, errors = race(6, decide)
+    assert ok == 1
+    assert all(isinstance(e, AlreadyDecided) for e in errors), errors
+    with db.read() as s:
+        assert counts(s)["ballot"] == 1
+        assert counts(s)["motion_result"] == 1
+        assert len(council.rules_history(s)) == 1  # the effect applied once
 
 
 # --- append-only --------------------------------------------------------------------------
