@@ -4,9 +4,11 @@ decisions and their effects, append-only records, and the demo council."""
 from __future__ import annotations
 
 import functools
+import sys
 import threading
+import types
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
 import pytest
@@ -37,8 +39,11 @@ from welfare.errors import (
     InvalidWelfareInput,
     MotionNotDue,
     NotACouncilMember,
+    UnknownMeasurement,
     UnknownMember,
+    UnknownMetricVersion,
     UnknownMotion,
+    VersionImmutable,
     VotingClosed,
 )
 from welfare.seats import SeatMethod
@@ -485,8 +490,6 @@ def test_ballots_results_delegations_and_rules_are_append_only(db: Database) -> 
 def test_unknown_metric_targets_are_404_at_filing(db: Database) -> None:
     pytest.importorskip("welfare.metric_service", reason="W-METRIC's services not merged yet")
     pytest.importorskip("welfare.measurement_service", reason="W-METRIC's services not merged")
-    from welfare.errors import UnknownMeasurement, UnknownMetricVersion
-
     a, _, _ = three_members(db)
     cases = [
         ("adopt_metric_version", {"version_id": "f" * 64, "effective_from": "2027-01-01"}),
@@ -505,6 +508,113 @@ def test_unknown_metric_targets_are_404_at_filing(db: Database) -> None:
                 deadline=DEADLINE,
                 now=T0,
             )
+
+
+class FakeMetricSide:
+    """Stands in for W-METRIC's services with their contract's signatures: records calls,
+    refuses unknown targets (404) and a second adoption (409)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object, object]] = []
+
+    def get_version(self, _session: Session, version_id: str) -> object:
+        if version_id != "v" * 64:
+            raise UnknownMetricVersion(f"no metric version {version_id}")
+        return object()
+
+    def adopt_version(
+        self, _session: Session, version_id: str, effective_from: date, motion_id: int
+    ) -> None:
+        if any(call[0] == "adopt" for call in self.calls):
+            raise VersionImmutable(f"metric version {version_id[:8]}… is adopted already")
+        self.calls.append(("adopt", (version_id, effective_from), motion_id))
+
+    def get_measurement(self, _session: Session, measurement_id: int) -> object:
+        if measurement_id != 7:
+            raise UnknownMeasurement(f"no measurement with id {measurement_id}")
+        return object()
+
+    def certify_measurement(self, _session: Session, measurement_id: int, motion_id: int) -> None:
+        self.calls.append(("certify", measurement_id, motion_id))
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        metric = types.ModuleType("welfare.metric_service")
+        metric.get_version = self.get_version  # type: ignore[attr-defined]
+        metric.adopt_version = self.adopt_version  # type: ignore[attr-defined]
+        measurement = types.ModuleType("welfare.measurement_service")
+        measurement.get_measurement = self.get_measurement  # type: ignore[attr-defined]
+        measurement.certify_measurement = self.certify_measurement  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, "welfare.metric_service", metric)
+        monkeypatch.setitem(sys.modules, "welfare.measurement_service", measurement)
+
+
+def test_metric_effects_are_wired_to_the_metric_services_and_refusals_recorded(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wiring by contract, independent of the metric side's storage (the real services
+    are exercised below once they exist)."""
+    fake = FakeMetricSide()
+    fake.install(monkeypatch)
+    a, _, c = three_members(db)
+    filings = [
+        ("adopt_metric_version", {"version_id": "v" * 64, "effective_from": "2027-01-01"}),
+        ("certify_measurement", {"measurement_id": 7}),
+        ("adopt_metric_version", {"version_id": "v" * 64, "effective_from": "2028-01-01"}),
+    ]
+    ids = []
+    with db.write() as s:
+        for kind, payload in filings:
+            motion = motions.file_motion(
+                s,
+                council.get_member(s, a),
+                kind=kind,
+                title=kind,
+                payload=payload,
+                deadline=DEADLINE,
+                now=T0,
+            )
+            ids.append(motion.id)
+        for kind, payload, error in [
+            (
+                "adopt_metric_version",
+                {"version_id": "x", "effective_from": "2027-01-01"},
+                UnknownMetricVersion,
+            ),
+            ("certify_measurement", {"measurement_id": 8}, UnknownMeasurement),
+        ]:
+            with pytest.raises(error):
+                motions.file_motion(
+                    s,
+                    council.get_member(s, a),
+                    kind=kind,
+                    title="t",
+                    payload=payload,
+                    deadline=DEADLINE,
+                    now=T0,
+                )
+        with pytest.raises(InvalidWelfareInput, match="not a calendar date"):
+            motions.file_motion(
+                s,
+                council.get_member(s, a),
+                kind="adopt_metric_version",
+                title="t",
+                payload={"version_id": "v" * 64, "effective_from": "2027-02-30"},
+                deadline=DEADLINE,
+                now=T0,
+            )
+    for motion_id in ids:
+        vote(db, c, motion_id, "yes")
+    with db.write() as s:
+        results = [motions.decide(s, i, account_id=1, now=AFTER).result for i in ids]
+    assert [r.outcome for r in results] == ["passed"] * 3
+    assert [r.effect_status for r in results] == ["applied", "applied", "failed"]
+    assert results[0].effect_detail == "metric version " + "v" * 64 + " adopted from 2027-01-01"
+    assert results[1].effect_detail == "measurement 7 certified"
+    assert results[2].effect_detail.startswith("the effect was refused: metric version vvvvvvvv")
+    assert fake.calls == [
+        ("adopt", ("v" * 64, date(2027, 1, 1)), ids[0]),
+        ("certify", 7, ids[1]),
+    ]
 
 
 # --- the demo council ---------------------------------------------------------------------
