@@ -31,6 +31,7 @@ from welfare.tally import (
     check_quorum,
     check_threshold,
     parse_share,
+    share_text,
 )
 
 DEFAULT_METHOD = SeatMethod.PENROSE
@@ -60,26 +61,6 @@ class Rules:
 
 
 DEFAULT_RULES = Rules(DEFAULT_ASSEMBLY_SIZE, DEFAULT_METHOD, DEFAULT_QUORUM, DEFAULT_THRESHOLD)
-
-
-def share_text(share: Fraction) -> str:
-    """An exact share as text: a finite decimal where one exists ("0.5"), else "2/3"."""
-    den = share.denominator
-    while den % 2 == 0:
-        den //= 2
-    while den % 5 == 0:
-        den //= 5
-    if den != 1:
-        return f"{share.numerator}/{share.denominator}"
-    digits = 0
-    while (share * 10**digits).denominator != 1:
-        digits += 1
-    scaled = int(share * 10**digits)
-    if digits == 0:
-        return str(scaled)
-    sign = "-" if scaled < 0 else ""
-    body = str(abs(scaled)).rjust(digits + 1, "0")
-    return f"{sign}{body[:-digits]}.{body[-digits:]}"
 
 
 # --- repository ---------------------------------------------------------------------------

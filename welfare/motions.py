@@ -61,8 +61,8 @@ from welfare.errors import (
     UnknownMotion,
     VotingClosed,
 )
-from welfare.members import current_rules, get_member, list_members, set_rules, share_text
-from welfare.tally import Choice, check_quorum, check_threshold, parse_share, tally
+from welfare.members import current_rules, get_member, list_members, set_rules
+from welfare.tally import Choice, check_quorum, check_threshold, parse_share, share_text, tally
 
 MAX_TITLE = 200
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -58,6 +58,26 @@ def parse_share(text: str | Fraction, what: str) -> Fraction:
         ) from None
 
 
+def share_text(share: Fraction) -> str:
+    """An exact share as text: a finite decimal where one exists ("0.5"), else "2/3"."""
+    den = share.denominator
+    while den % 2 == 0:
+        den //= 2
+    while den % 5 == 0:
+        den //= 5
+    if den != 1:
+        return f"{share.numerator}/{share.denominator}"
+    digits = 0
+    while (share * 10**digits).denominator != 1:
+        digits += 1
+    scaled = int(share * 10**digits)
+    if digits == 0:
+        return str(scaled)
+    sign = "-" if scaled < 0 else ""
+    body = str(abs(scaled)).rjust(digits + 1, "0")
+    return f"{sign}{body[:-digits]}.{body[-digits:]}"
+
+
 def check_quorum(quorum: Fraction) -> Fraction:
     """``quorum`` if it lies in ``[0, 1]``, else `InvalidWelfareInput`."""
     if not 0 <= quorum <= 1:

@@ -23,10 +23,10 @@ from welfare.council import (
     MotionResult,
     MotionStatus,
 )
-from welfare.members import CouncilPower, Rules, share_text
+from welfare.members import CouncilPower, Rules
 from welfare.motions import status_of
 from welfare.seats import SeatMethod
-from welfare.tally import Choice
+from welfare.tally import Choice, share_text
 
 MAX_FACTOR = 10**15
 """Largest population or contribution accepted (BIGINT holds more; no country has more)."""

@@ -5,9 +5,18 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from welfare.errors import InvalidWelfareInput
-from welfare.tally import Choice, check_quorum, check_threshold, parse_share, tally
+from welfare.tally import (
+    Choice,
+    check_quorum,
+    check_threshold,
+    parse_share,
+    share_text,
+    tally,
+)
 
 YES, NO, ABSTAIN = Choice.YES, Choice.NO, Choice.ABSTAIN
 SEATS = {"fr": 4, "de": 4, "it": 4, "be": 2, "nl": 2, "lu": 1}  # W = 17
@@ -89,3 +98,18 @@ def test_rule_ranges() -> None:
 def test_negative_weight_is_refused() -> None:
     with pytest.raises(InvalidWelfareInput, match="negative weight"):
         tally({"a": -1}, {}, {})
+
+
+def test_share_text_writes_finite_decimals_and_ratios() -> None:
+    assert share_text(Fraction(1, 2)) == "0.5"
+    assert share_text(Fraction(3, 20)) == "0.15"
+    assert share_text(Fraction(1, 1000)) == "0.001"
+    assert share_text(Fraction(0)) == "0"
+    assert share_text(Fraction(1)) == "1"
+    assert share_text(Fraction(2, 3)) == "2/3"
+    assert share_text(Fraction(5, 21)) == "5/21"
+
+
+@given(st.fractions(min_value=0, max_value=1, max_denominator=10**9))
+def test_share_text_round_trips_exactly(share: Fraction) -> None:
+    assert parse_share(share_text(share), "share") == share
