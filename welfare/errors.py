@@ -99,3 +99,14 @@ class AlreadyDecided(WelfareError, ConflictError):
 class AppendOnlyViolation(WelfareError):
     """Code tried to update or delete an append-only record (ballot, delegation, rules,
     motion, result). This is a bug, never a user error."""
+
+
+# --- metric
+
+
+class DuplicateIndicator(WelfareError, ConflictError):
+    """An indicator with that key exists already (indicators are never redefined)."""
+
+
+class VersionNotAdopted(WelfareError, ConflictError):
+    """Only a measurement of an adopted metric version can be certified."""
