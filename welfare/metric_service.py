@@ -1,0 +1,179 @@
+"""Metric versions: create drafts, read, list, diff, adopt (by motion), the version in force.
+
+A version is keyed by the SHA-256 of its canonical JSON (`welfare.metric`), so creating the
+same definition twice returns the same version. Its definition never changes; a passed
+``adopt_metric_version`` motion adopts it exactly once, from an effective date
+(`adopt_version`, called by `welfare.motions`).
+
+The version in force on a day is the adopted version with the latest ``effective_from`` on
+or before that day (a tie goes to the later adoption). A market binds to the version in
+force when it opens, so adopting a new version never changes an open market.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from db.types import utcnow
+from welfare.errors import (
+    InvalidMetricDefinition,
+    InvalidWelfareInput,
+    UnknownMetricVersion,
+    VersionImmutable,
+)
+from welfare.metric import (
+    FieldChange,
+    MetricDefinition,
+    canonical_json,
+    diff,
+    parse_definition,
+)
+from welfare.metric import version_id as hash_of
+from welfare.observation_service import find_indicator
+from welfare.records import MetricVersion, VersionStatus
+
+
+def definition_of(version: MetricVersion) -> MetricDefinition:
+    """The parsed definition of a stored version."""
+    return parse_definition(json.loads(version.canonical))
+
+
+def _check_indicators(session: Session, definition: MetricDefinition) -> None:
+    problems = []
+    for component in definition.components:
+        indicator = find_indicator(session, component.indicator)
+        if indicator is None:
+            problems.append(
+                f"component {component.key!r} reads indicator {component.indicator!r}, "
+                "which is unknown"
+            )
+        elif indicator.unit != component.unit:
+            problems.append(
+                f"component {component.key!r} says unit {component.unit!r} but indicator "
+                f"{indicator.key!r} is in {indicator.unit!r}"
+            )
+    if problems:
+        raise InvalidMetricDefinition("the metric definition is invalid: " + "; ".join(problems))
+
+
+def create_version(
+    session: Session, definition: Mapping[str, Any], *, created_by: int | None = None
+) -> MetricVersion:
+    """Validate a definition and store it as a draft version; the same definition again
+    (however its JSON is written) returns the existing version, whatever its status.
+
+    Raises:
+        InvalidMetricDefinition: the definition fails validation, names an unknown
+            indicator or disagrees with an indicator's unit.
+    """
+    parsed = parse_definition(definition)
+    _check_indicators(session, parsed)
+    key = hash_of(parsed)
+    existing = session.get(MetricVersion, key)
+    if existing is not None:
+        return existing
+    version = MetricVersion(
+        version_id=key,
+        name=parsed.name,
+        canonical=canonical_json(parsed),
+        status=VersionStatus.DRAFT.value,
+        created_by_account_id=created_by,
+    )
+    try:
+        with session.begin_nested():
+            session.add(version)
+    except IntegrityError:  # created concurrently by another transaction
+        found = session.get(MetricVersion, key)
+        if found is None:
+            raise
+        return found
+    return version
+
+
+def find_version(session: Session, version_id: str) -> MetricVersion | None:
+    """The version with that id, or None."""
+    return session.get(MetricVersion, version_id)
+
+
+def get_version(session: Session, version_id: str) -> MetricVersion:
+    """The version with that id.
+
+    Raises:
+        UnknownMetricVersion: no version has that id.
+    """
+    version = session.get(MetricVersion, version_id)
+    if version is None:
+        raise UnknownMetricVersion(f"no metric version with id {version_id!r}")
+    return version
+
+
+def list_versions(session: Session, *, status: str | None = None) -> list[MetricVersion]:
+    """Every version (optionally only drafts or only adopted ones), oldest first."""
+    stmt = select(MetricVersion)
+    if status is not None:
+        try:
+            stmt = stmt.where(MetricVersion.status == VersionStatus(status).value)
+        except ValueError:
+            raise InvalidWelfareInput(f"status must be draft or adopted, not {status!r}") from None
+    return list(session.scalars(stmt.order_by(MetricVersion.created_at, MetricVersion.version_id)))
+
+
+def diff_versions(session: Session, a: str, b: str) -> list[FieldChange]:
+    """The fields that differ from version ``a`` to version ``b`` (`welfare.metric.diff`).
+
+    Raises:
+        UnknownMetricVersion: either id is unknown.
+    """
+    return diff(definition_of(get_version(session, a)), definition_of(get_version(session, b)))
+
+
+def adopt_version(
+    session: Session, version_id: str, effective_from: date, motion_id: int
+) -> MetricVersion:
+    """Adopt a draft version from ``effective_from``, as decided by motion ``motion_id``.
+
+    Only a passed motion calls this (`welfare.motions`). The row is locked for update on
+    PostgreSQL so two adoptions cannot both succeed.
+
+    Raises:
+        UnknownMetricVersion: no such version.
+        VersionImmutable: the version is adopted already.
+    """
+    version = session.scalar(
+        select(MetricVersion).where(MetricVersion.version_id == version_id).with_for_update()
+    )
+    if version is None:
+        raise UnknownMetricVersion(f"no metric version with id {version_id!r}")
+    if version.status == VersionStatus.ADOPTED.value:
+        raise VersionImmutable(
+            f"metric version {version_id[:12]}… was adopted already (by motion "
+            f"{version.adopted_by_motion_id}, effective {version.effective_from}); an adopted "
+            "version never changes"
+        )
+    version.status = VersionStatus.ADOPTED.value
+    version.effective_from = effective_from
+    version.adopted_by_motion_id = motion_id
+    version.adopted_at = utcnow()
+    session.flush()
+    return version
+
+
+def version_in_force(session: Session, on: date) -> MetricVersion | None:
+    """The adopted version with the latest ``effective_from`` on or before ``on`` (a tie
+    goes to the later adoption), or None if none is in force yet."""
+    return session.scalar(
+        select(MetricVersion)
+        .where(
+            MetricVersion.status == VersionStatus.ADOPTED.value,
+            MetricVersion.effective_from <= on,
+        )
+        .order_by(MetricVersion.effective_from.desc(), MetricVersion.adopted_at.desc())
+        .limit(1)
+    )
