@@ -23,6 +23,7 @@ from api.problems import AuthenticationRequired, PermissionDenied
 from db.identity import Role, account_for_key
 from db.session import Database
 from db.settings import Settings
+from welfare import members
 
 
 def get_database(request: Request) -> Database:
@@ -105,3 +106,21 @@ def require_role(*roles: Role) -> Callable[[Caller], Caller]:
 AdminCaller = Annotated[Caller, Depends(require_role(Role.ADMIN))]
 CouncilCaller = Annotated[Caller, Depends(require_role(Role.COUNCIL))]
 TraderCaller = Annotated[Caller, Depends(require_role(Role.TRADER))]
+
+
+def seated_or_admin(database: DatabaseDep, caller: CurrentCaller) -> Caller:
+    """Admit an admin, or a council account that holds a seat (403 for other roles, 409
+    for a council account without a seat, as on the council routes)."""
+    if caller.role is Role.ADMIN:
+        return caller
+    if caller.role is not Role.COUNCIL:
+        raise PermissionDenied(
+            f"this needs the council or admin role; account {caller.name!r} is {caller.role.value}"
+        )
+    with database.read() as session:
+        members.member_for_account(session, caller.account_id)
+    return caller
+
+
+SeatedOrAdmin = Annotated[Caller, Depends(seated_or_admin)]
+"""A seated council member or an admin."""

@@ -31,10 +31,20 @@ class BadRequest(FutarchyError):
     """The request is missing something the protocol needs, e.g. a header (HTTP 400)."""
 
 
+class PayloadTooLarge(FutarchyError):
+    """The request body is larger than the route accepts (HTTP 413)."""
+
+
+class UnsupportedMediaType(FutarchyError):
+    """The request body's Content-Type is not one the route reads (HTTP 415)."""
+
+
 ERROR_STATUS: list[tuple[type[FutarchyError], int, str]] = [
     (AuthenticationRequired, 401, "Authentication required"),
     (PermissionDenied, 403, "Forbidden"),
     (BadRequest, 400, "Bad request"),
+    (PayloadTooLarge, 413, "Content too large"),
+    (UnsupportedMediaType, 415, "Unsupported media type"),
     (NotFoundError, 404, "Not found"),
     (ConflictError, 409, "Conflict"),
     (InvalidInputError, 422, "Invalid input"),
@@ -48,6 +58,8 @@ _TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Content too large",
+    415: "Unsupported media type",
     422: "Invalid input",
     500: "Internal server error",
 }
@@ -135,6 +147,8 @@ _DESCRIPTIONS = {
     403: "The account's role may not do this.",
     404: "A referenced entity does not exist.",
     409: "The current state forbids this (closed market, insufficient funds, price limit...).",
+    413: "The request body is larger than the route accepts.",
+    415: "The request body's Content-Type is not one the route reads.",
     422: "Malformed or out-of-range input.",
 }
 
