@@ -52,6 +52,7 @@ class StaleQuote(MarketError, ConflictError):
 #     ├── UnknownProposal, UnknownMarket     (also NotFoundError -> 404)
 #     ├── InvalidProposal                    (also InvalidInputError -> 422)
 #     ├── MarketClosed                       (also ConflictError -> 409)
+#     ├── MetricNotInForce                   (also ConflictError -> 409)
 #     └── IdempotencyKeyReused               (also InvalidInputError -> 422)
 
 
@@ -69,6 +70,11 @@ class InvalidProposal(MarketError, InvalidInputError):
 
 class MarketClosed(MarketError, ConflictError):
     """The market does not trade now: closed, settled, or its trading window has not begun."""
+
+
+class MetricNotInForce(MarketError, ConflictError):
+    """A proposal cannot bind to the metric version: none is in force when trading opens,
+    or the version named is a draft or not the one in force then."""
 
 
 class IdempotencyKeyReused(MarketError, InvalidInputError):

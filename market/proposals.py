@@ -2,7 +2,9 @@
 
 Creating a proposal (lifecycle step 2 of the design):
 
-1. the definition is validated (`ProposalSpec`); any fault raises `InvalidProposal` with a
+1. the proposal binds to the adopted welfare metric version in force on the day trading
+   opens and takes its tradable bounds ``[lo, hi]`` (`market.metric_binding`); then the
+   definition is validated (`ProposalSpec`); any fault raises `InvalidProposal` with a
    sentence naming it;
 2. the sponsor pays the subsidy ``F`` ONCE from unconditional cash (`InsufficientFunds`
    when short); the ``F`` becomes the proposal's collateral, which issues ``F`` of
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import update
@@ -47,6 +49,7 @@ from market.errors import (
 )
 from market.funding import MAX_AMOUNT_MICROS
 from market.ledger import Holder, Leg, OperationKind, post
+from market.metric_binding import bind_metric, bounds_for
 from market.models import AssetKind, Market, MarketStatus, Proposal
 
 MAX_ALTERNATIVES = 20
@@ -65,7 +68,7 @@ MAX_DESCRIPTION_LENGTH = 10_000
 """Longest description, characters."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProposalSpec:
     """The definition of a proposal, as an admin submits it.
 
@@ -73,9 +76,12 @@ class ProposalSpec:
         title: a short name, 1..200 characters.
         alternatives: the K ≥ 1 policy alternatives' names (unique, non-empty, none equal
             to ``status_quo_name``); branch ``j < K`` is alternative ``j``.
-        metric_version_id: the welfare metric version the markets bind to (opaque here).
+        metric_version_id: the welfare metric version the markets bind to; None binds to
+            the adopted version in force on the opening day, and a version named must be
+            that one (`market.metric_binding.bind_metric`).
         asset_kind: `AssetKind.SCALAR` (LONG/SHORT on ``[lo, hi]``) or `AssetKind.BINNED`.
-        lo, hi: tradable welfare bounds, finite, ``lo < hi`` (welfare units).
+        lo, hi: tradable welfare bounds, finite, ``lo < hi`` (welfare units); `create_proposal`
+            takes them from the metric version (None), and bounds given must equal them.
         opens_at, closes_at: the trading window, timezone-aware, ``opens_at < closes_at``
             and ``closes_at`` in the future; trading is allowed for
             ``opens_at ≤ now < closes_at``.
@@ -89,13 +95,13 @@ class ProposalSpec:
 
     title: str
     alternatives: tuple[str, ...]
-    metric_version_id: str
     asset_kind: AssetKind
-    lo: float
-    hi: float
     opens_at: datetime
     closes_at: datetime
     subsidy_micros: int
+    metric_version_id: str | None = None
+    lo: float | None = None
+    hi: float | None = None
     bin_edges: tuple[float, ...] | None = None
     description: str = ""
     status_quo_name: str = "Status quo"
@@ -255,11 +261,18 @@ def create_proposal(session: Session, sponsor_account_id: int, spec: ProposalSpe
         The new proposal (its markets via `markets_of`).
 
     Raises:
-        InvalidProposal: the definition is malformed (see `validate_spec`).
+        InvalidProposal: the definition is malformed (see `validate_spec`), or its bounds
+            differ from the metric version's.
+        UnknownMetricVersion: the metric version named does not exist.
+        MetricNotInForce: no adopted version is in force when trading opens, or the one
+            named is not it.
         UnknownAccount: no such sponsor.
         InsufficientFunds: the sponsor holds less cash than ``F``.
     """
-    checked = validate_spec(spec)
+    _window(spec, utcnow())
+    binding = bind_metric(session, spec.metric_version_id, spec.opens_at)
+    lo, hi = bounds_for(binding, spec.lo, spec.hi)
+    checked = validate_spec(replace(spec, metric_version_id=binding.version_id, lo=lo, hi=hi))
     get_account(session, sponsor_account_id)
     subsidy = spec.subsidy_micros
     if repo.take_cash(session, sponsor_account_id, subsidy) is None:

@@ -26,16 +26,20 @@ router = APIRouter(prefix="/proposals", tags=["proposals"])
     status_code=status.HTTP_201_CREATED,
     operation_id="create_proposal",
     response_model=ProposalRead,
-    responses=problem_responses(400, 401, 403, 409, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
 async def create(
     body: ProposalCreate, database: DatabaseDep, admin: AdminCaller, idem: IdempotencyKey
 ) -> Response:
     """Create a proposal: K alternatives + the status quo, one funded LMSR market per branch.
 
-    The calling admin is the sponsor and pays the subsidy ``F`` once from its cash (409 if
-    it holds less); each branch's market maker gets ``F`` of conditional cash and
-    liquidity ``b = F / ln n``. A malformed definition is a 422 naming the fault.
+    The markets bind to the adopted welfare metric version in force on the day trading
+    opens and trade its tradable bounds ``[lo, hi]``: 409 if no version is in force then
+    or the version named is a draft or another one, 404 if it names no version, 422 if
+    the bounds sent differ from the version's. The calling admin is the sponsor and pays
+    the subsidy ``F`` once from its cash (409 if it holds less); each branch's market maker
+    gets ``F`` of conditional cash and liquidity ``b = F / ln n``. A malformed definition
+    is a 422 naming the fault.
     """
 
     def effect(session: Session) -> ProposalRead:

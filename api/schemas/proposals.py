@@ -24,19 +24,31 @@ class ProposalCreate(BaseModel):
         examples=[["Leave at 17", "Leave at 18"]],
     )
     status_quo_name: str = "Status quo"
-    metric_version_id: str = Field(
-        description="The welfare metric version the markets bind to (an opaque id for now).",
-        examples=["demo-hdi"],
+    metric_version_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description=(
+            "The welfare metric version the markets bind to. Default: the adopted version "
+            "in force on the day trading opens; a version named must be that one (409 "
+            "otherwise)."
+        ),
     )
     asset_kind: AssetKind = Field(
         default=AssetKind.SCALAR,
         description="scalar: LONG/SHORT on [lo, hi]; binned: one outcome per bin.",
     )
-    lo: FiniteFloat = Field(examples=[0.0])
-    hi: FiniteFloat = Field(examples=[100.0])
+    lo: FiniteFloat | None = Field(
+        default=None,
+        description="The metric version's lower tradable bound (default); if sent, must equal it.",
+    )
+    hi: FiniteFloat | None = Field(
+        default=None,
+        description="The metric version's upper tradable bound (default); if sent, must equal it.",
+    )
     bin_edges: list[FiniteFloat] | None = Field(
         default=None,
         description="Binned only: n + 1 increasing edges, the first = lo, the last = hi.",
+        examples=[[0.0, 0.25, 0.5, 0.75, 1.0]],
     )
     opens_at: AwareDatetime | None = Field(
         default=None, description="Start of trading (default: now). With a time zone."

@@ -17,7 +17,7 @@ from db.types import utcnow
 from market import funding
 from market.models import AssetKind
 from market.proposals import ProposalSpec, create_proposal, markets_of
-from tests.helpers import MakeAccount, auth
+from tests.helpers import MakeAccount, adopt_metric, auth
 
 UNIT = 1_000_000
 
@@ -61,15 +61,13 @@ class Demo:
 
 
 def proposal_spec(**changes: Any) -> ProposalSpec:
-    """Two alternatives + the status quo, scalar on [0, 100], open for a day, F = 50."""
+    """Two alternatives + the status quo, open for a day, F = 50, bound to the metric in
+    force (scalar on [0, 100] with `tests.helpers.adopt_metric`)."""
     now = utcnow()
     values: dict[str, Any] = {
         "title": "School reform",
         "alternatives": ("Leave at 17", "Leave at 18"),
-        "metric_version_id": "demo-hdi",
         "asset_kind": AssetKind.SCALAR,
-        "lo": 0.0,
-        "hi": 100.0,
         "opens_at": now - timedelta(hours=1),
         "closes_at": now + timedelta(days=1),
         "subsidy_micros": 50 * UNIT,
@@ -80,11 +78,13 @@ def proposal_spec(**changes: Any) -> ProposalSpec:
 
 @pytest.fixture
 def demo(db: Database, make_account: MakeAccount) -> Demo:
-    """An open proposal sponsored by an admin, and two traders holding 100 cash each."""
+    """The metric in force, an open proposal sponsored by an admin, and two traders
+    holding 100 cash each."""
     admin_id, admin_key = make_account("admin", "root")
     a_id, a_key = make_account("trader", "alice")
     b_id, b_key = make_account("trader", "bob")
     with db.write() as session:
+        adopt_metric(session)
         funding.credit(session, admin_id, 1_000 * UNIT)
         for trader in (a_id, b_id):
             funding.credit(session, trader, 100 * UNIT)

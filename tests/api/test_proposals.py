@@ -12,7 +12,7 @@ from db.session import Database
 from market import funding
 from market.conservation import check_conservation
 from tests.api.conftest import UNIT, Demo, post
-from tests.helpers import MakeAccount, auth
+from tests.helpers import MakeAccount, adopt_metric, auth
 
 
 def _body(**changes: Any) -> dict[str, Any]:
@@ -20,7 +20,6 @@ def _body(**changes: Any) -> dict[str, Any]:
     return {
         "title": "Four-day week",
         "alternatives": ["Pilot", "Nationwide"],
-        "metric_version_id": "demo-hdi",
         "lo": 0,
         "hi": 100,
         "closes_at": closes.isoformat(),
@@ -32,8 +31,10 @@ def _body(**changes: Any) -> dict[str, Any]:
 def _funded_admin(
     db: Database, make_account: MakeAccount, cash: int = 500 * UNIT
 ) -> tuple[int, str]:
+    """An admin holding ``cash``, with the metric in force on [0, 100]."""
     admin_id, key = make_account("admin")
     with db.write() as session:
+        adopt_metric(session)
         funding.credit(session, admin_id, cash)
     return admin_id, key
 
@@ -83,6 +84,8 @@ def test_a_binned_proposal_prices_every_bin_and_reads_its_expected_welfare(
     client: TestClient, db: Database, make_account: MakeAccount
 ) -> None:
     _, key = _funded_admin(db, make_account)
+    with db.write() as session:
+        adopt_metric(session, hi=40.0, name="Welfare on [0, 40]", motion_id=2)
     created = post(
         client,
         "/proposals",
@@ -103,7 +106,8 @@ def test_malformed_definitions_are_422_and_charge_nothing(
     past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     long_ago = (datetime.now(UTC) - timedelta(days=2)).isoformat()
     cases: list[tuple[dict[str, Any], str]] = [
-        (_body(lo=100, hi=0), "lo < hi"),
+        (_body(lo=100, hi=0), "lo = 100 differs from the tradable bounds [0, 100]"),
+        (_body(hi=50), "hi = 50 differs from the tradable bounds [0, 100]"),
         (_body(lo="NaN"), "lo"),
         (_body(hi="Infinity"), "hi"),
         (_body(alternatives=[]), "between 1 and"),
@@ -188,3 +192,28 @@ def test_close_stops_trading_and_splits_but_not_merges(client: TestClient, demo:
     open_only = client.get("/proposals?status=open", headers=auth(alice)).json()
     assert open_only["proposals"] == []
     assert client.post("/proposals/999999/close", headers=auth(demo.admin_key)).status_code == 404
+
+
+def test_a_proposal_binds_to_the_metric_version_in_force(
+    client: TestClient, db: Database, make_account: MakeAccount
+) -> None:
+    admin_id, key = make_account("admin")
+    with db.write() as session:
+        funding.credit(session, admin_id, 500 * UNIT)
+    bounds_left_out = {k: v for k, v in _body().items() if k not in ("lo", "hi")}
+    refused = post(client, "/proposals", key, bounds_left_out)
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "no adopted metric version is in force on" in refused.json()["detail"]
+    with db.write() as session:
+        metric = adopt_metric(session, lo=0.0, hi=1.0)
+    unknown = post(client, "/proposals", key, {**bounds_left_out, "metric_version_id": "f" * 64})
+    assert unknown.status_code == 404
+    created = post(client, "/proposals", key, bounds_left_out)
+    assert created.status_code == 201, created.json()
+    proposal = created.json()
+    assert (proposal["metric_version_id"], proposal["lo"], proposal["hi"]) == (metric, 0.0, 1.0)
+    assert proposal["markets"][0]["expected_welfare"] == 0.5
+    named = post(client, "/proposals", key, {**bounds_left_out, "metric_version_id": metric})
+    assert named.status_code == 201
+    assert _cash(db, admin_id) == 500 * UNIT - 2 * 69_314_718

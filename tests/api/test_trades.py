@@ -21,7 +21,7 @@ from market.conservation import check_conservation
 from market.models import AssetKind, Trade
 from market.proposals import create_proposal
 from tests.api.conftest import UNIT, Demo, Response, post, proposal_spec
-from tests.helpers import auth
+from tests.helpers import adopt_metric, auth
 
 B = math.floor(50 * UNIT / math.log(2)) / UNIT
 """The demo markets' liquidity b (F = 50, two outcomes), units."""
@@ -281,6 +281,7 @@ def test_buying_a_bin_moves_the_expected_welfare_toward_it(
     client: TestClient, db: Database, demo: Demo
 ) -> None:
     with db.write() as session:
+        adopt_metric(session, hi=40.0, name="Welfare on [0, 40]", motion_id=2)
         binned = create_proposal(
             session,
             demo.admin_id,

@@ -12,6 +12,7 @@ from market.errors import UnknownProposal
 from market.models import AssetKind
 from market.proposals import close_proposal, create_proposal, markets_of
 from market.trading import Order, Side, execute
+from tests.helpers import adopt_metric
 from tests.integration.trading_helpers import F_BINARY, UNIT, build_world, new_account, spec
 
 
@@ -20,13 +21,14 @@ def test_a_busy_history_conserves_every_micro_unit(db: Database) -> None:
     a, b, c = world.traders
     m0, m1 = world.market_ids
     with db.write() as s:
+        # a second metric version, on [0, 30], comes into force; the open proposal keeps its own
+        adopt_metric(s, hi=30.0, name="Test welfare on [0, 30]", motion_id=2)
         binned = create_proposal(
             s,
             new_account(s, "sponsor-2", "admin", cash=7 * UNIT),
             spec(
                 asset_kind=AssetKind.BINNED,
                 bin_edges=(0.0, 10.0, 20.0, 30.0),
-                hi=30.0,
                 subsidy_micros=7 * UNIT,
                 alternatives=("X", "Y"),
             ),

@@ -14,6 +14,7 @@ from market.ledger import LedgerEntry
 from market.models import MarketStatus, Proposal
 from market.proposals import create_proposal
 from market.trading import Order, Side, execute
+from tests.helpers import adopt_metric
 from tests.integration.trading_helpers import (
     F_BINARY,
     UNIT,
@@ -173,6 +174,7 @@ def test_a_settled_proposal_refuses_merges_and_splits(db: Database) -> None:
 
 def test_the_sponsor_may_trade_and_split_like_anyone(db: Database) -> None:
     with db.write() as s:
+        adopt_metric(s)
         sponsor = new_account(s, "sponsor", "admin", cash=F_BINARY + 2 * UNIT)
         pid = create_proposal(s, sponsor, spec()).id
         balances = funding.split(s, sponsor, pid, 2 * UNIT)

@@ -19,6 +19,7 @@ from market.ledger import LedgerEntry
 from market.models import AssetKind, MarketStatus, Proposal
 from market.proposals import close_proposal, create_proposal, get_proposal, markets_of
 from market.trading import Order, Side, execute, quote
+from tests.helpers import adopt_metric
 from tests.integration.trading_helpers import (
     B_BINARY,
     F_BINARY,
@@ -35,6 +36,7 @@ def test_creating_a_proposal_charges_the_sponsor_once_and_funds_every_branch(
     db: Database,
 ) -> None:
     with db.write() as s:
+        metric = adopt_metric(s)
         sponsor = new_account(s, "sponsor", "admin", cash=100 * UNIT)
         proposal = create_proposal(
             s, sponsor, spec(alternatives=("Leave at 17", "Leave at 18"), description="why")
@@ -45,7 +47,7 @@ def test_creating_a_proposal_charges_the_sponsor_once_and_funds_every_branch(
         assert (p.title, p.description, p.metric_version_id) == (
             "Raise the school leaving age",
             "why",
-            "demo-hdi",
+            metric,
         )
         assert (p.asset_kind, p.lo, p.hi, p.bin_edges) == ("scalar", 0.0, 100.0, None)
         assert p.status == MarketStatus.OPEN
@@ -80,6 +82,7 @@ def test_creating_a_proposal_charges_the_sponsor_once_and_funds_every_branch(
 
 def test_a_binned_proposal_opens_one_outcome_per_bin(db: Database) -> None:
     with db.write() as s:
+        adopt_metric(s)
         sponsor = new_account(s, "sponsor", "admin", cash=10 * UNIT)
         pid = create_proposal(
             s,
@@ -113,11 +116,12 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"alternatives": ("Plan A", "plan a")}, "appears twice"),
     ({"alternatives": ("Status quo",)}, "appears twice"),
     ({"description": "x" * 10_001}, "description is 10001 characters long"),
-    ({"metric_version_id": ""}, "metric version id must be a non-empty"),
     ({"asset_kind": "ternary"}, "asset kind must be one of scalar, binned"),
-    ({"lo": 5.0, "hi": 5.0}, "lo < hi"),
-    ({"lo": float("nan")}, "lower bound lo must be a finite number"),
-    ({"hi": float("inf")}, "upper bound hi must be a finite number"),
+    ({"lo": 5.0}, r"lo = 5 differs from the tradable bounds \[0, 100\] of metric version"),
+    ({"hi": 99.5}, r"hi = 99.5 differs from the tradable bounds \[0, 100\]"),
+    ({"lo": float("nan")}, "lo must be a finite number"),
+    ({"hi": float("inf")}, "hi must be a finite number"),
+    ({"lo": "0"}, "lo must be a finite number"),
     ({"bin_edges": (0.0, 50.0, 100.0)}, "a scalar asset has none"),
     ({"asset_kind": AssetKind.BINNED}, "needs its bin edges"),
     ({"asset_kind": AssetKind.BINNED, "bin_edges": (0.0, 100.0)}, "at least two bins"),
@@ -145,6 +149,7 @@ def test_an_invalid_definition_is_refused_and_changes_nothing(
     db: Database, changes: dict[str, Any], message: str
 ) -> None:
     with db.write() as s:
+        adopt_metric(s)
         sponsor = new_account(s, "sponsor", "admin", cash=100 * UNIT)
     with db.write() as s:
         before = snapshot(s)
@@ -155,6 +160,7 @@ def test_an_invalid_definition_is_refused_and_changes_nothing(
 
 def test_a_sponsor_short_of_the_subsidy_is_refused_and_nothing_changes(db: Database) -> None:
     with db.write() as s:
+        adopt_metric(s)
         sponsor = new_account(s, "sponsor", "admin", cash=F_BINARY - 1)
     with db.write() as s:
         before = snapshot(s)

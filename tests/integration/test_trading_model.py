@@ -26,6 +26,7 @@ from market.conservation import check_conservation
 from market.errors import InsufficientFunds, InsufficientShares, InvalidMarketInput
 from market.proposals import create_proposal, markets_of
 from market.trading import Order, Side, execute
+from tests.helpers import adopt_metric
 from tests.integration.trading_helpers import F_BINARY, UNIT, market_row, new_account, spec
 
 TRADERS = 2
@@ -47,6 +48,7 @@ class TradingAgainstTheModel(RuleBasedStateMachine):
         shutil.copyfile(template, path)
         self.db = Database(f"sqlite:///{path}")
         with self.db.write() as s:
+            adopt_metric(s)
             sponsor = new_account(s, "sponsor", "admin", cash=F_BINARY)
             self.pid = create_proposal(s, sponsor, spec()).id
             self.markets = [m.id for m in markets_of(s, self.pid)]

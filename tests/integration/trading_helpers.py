@@ -15,6 +15,7 @@ from db.types import utcnow
 from market import funding
 from market.models import AssetKind, Market
 from market.proposals import ProposalSpec, create_proposal, markets_of
+from tests.helpers import adopt_metric
 
 UNIT = 1_000_000
 """Micro-units per unit."""
@@ -36,15 +37,13 @@ _TABLES = (
 
 
 def spec(**changes: Any) -> ProposalSpec:
-    """A valid scalar proposal with one alternative, open now for a day, F = `F_BINARY`."""
+    """A valid scalar proposal with one alternative, open now for a day, F = `F_BINARY`,
+    bound to the metric in force, whose bounds are `tests.helpers.adopt_metric`'s [0, 100]."""
     now = utcnow()
     base = ProposalSpec(
         title="Raise the school leaving age",
         alternatives=("Leave at 18",),
-        metric_version_id="demo-hdi",
         asset_kind=AssetKind.SCALAR,
-        lo=0.0,
-        hi=100.0,
         opens_at=now - timedelta(hours=1),
         closes_at=now + timedelta(days=1),
         subsidy_micros=F_BINARY,
@@ -78,9 +77,11 @@ def build_world(
     split: int = 50 * UNIT,
     **spec_changes: Any,
 ) -> World:
-    """Sponsor with exactly F, a proposal from `spec`, traders with cash, ``split`` split."""
+    """The metric in force (`tests.helpers.adopt_metric`), a sponsor with exactly F, a
+    proposal from `spec`, traders with cash, ``split`` split."""
     proposal_spec = spec(**spec_changes)
     with db.write() as s:
+        adopt_metric(s)
         sponsor = new_account(s, "sponsor", "admin", proposal_spec.subsidy_micros)
         proposal = create_proposal(s, sponsor, proposal_spec)
         ids = [new_account(s, f"trader-{i}", cash=trader_cash) for i in range(traders)]
