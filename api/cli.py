@@ -110,8 +110,13 @@ def run(
     database.dispose()
     out.print(f"database: {settings.database_url} ({'seeded' if report.created else 'existing'})")
     out.print(f"admin API key: [bold]{report.admin_key}[/bold]")
+    out.print(f"council member councillor API key: {report.councillor_key}")
     for name, key in report.trader_keys.items():
         out.print(f"trader {name} API key: {key}")
+    out.print(
+        f"welfare metric in force: {report.metric_version_id} "
+        f"(GET /metric-versions/{report.metric_version_id})"
+    )
     if report.proposal_id is not None:
         out.print(f"demo proposal: id {report.proposal_id} (GET /proposals/{report.proposal_id})")
     out.print(f"API docs: http://{host}:{port}/docs")

