@@ -23,6 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_POOL_SIZE = 40
+"""Pooled SQLite connections kept open: one per worker thread of the server's thread pool
+(anyio's default limit is 40). Fewer made every burst of concurrent requests open and
+close overflow connections, each paying the connect PRAGMAs and the WAL-index mapping
+(about 7% of a trade under 32 clients)."""
 
 
 def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
@@ -33,7 +38,11 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
     """
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=10,
         )
 
         @event.listens_for(engine, "connect")
