@@ -18,8 +18,8 @@ admin_app = typer.Typer(help="Bootstrap accounts and keys.", no_args_is_help=Tru
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # keys and URLs stay on one line, whole, to copy
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _settings(database_url: str | None) -> Settings:
