@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
+from api.auth import CallerCache
 from api.routers import all_routers
 from db.session import Database
 from db.settings import Settings, get_settings
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = db
+    app.state.callers = CallerCache(settings.auth_cache_seconds)
     problems.install(app)
     for router in all_routers():
         app.include_router(router)

@@ -11,28 +11,32 @@ response is sent: a client never sees 2xx for work that was not committed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from api.auth import Caller, CallerCache
 from api.problems import AuthenticationRequired, PermissionDenied
-from db.identity import Role, account_for_key
+from db.identity import Role, account_for_key_hash, hash_key
 from db.session import Database
 from db.settings import Settings
 from welfare import members
 
 
-def get_database(request: Request) -> Database:
-    """The process's `Database`, created by `api.app.create_app`."""
+async def get_database(request: Request) -> Database:
+    """The process's `Database`, created by `api.app.create_app`.
+
+    ``async`` although it does no I/O: FastAPI runs a plain ``def`` dependency on a worker
+    thread, a hand-off that cost more than the attribute read itself on every request."""
     database: Database = request.app.state.database
     return database
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     """The settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings
@@ -59,41 +63,49 @@ ReadSession = Annotated[Session, Depends(_read_session, scope="function")]
 """A read-only transaction."""
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """The authenticated account behind a request."""
-
-    account_id: int
-    name: str
-    role: Role
-
-
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer fut_…`")
 
 
-def current_caller(
+def _lookup(database: Database, key_hash: str) -> Caller | None:
+    with database.read() as session:
+        account = account_for_key_hash(session, key_hash)
+        if account is None:
+            return None
+        return Caller(account_id=account.id, name=account.name, role=Role(account.role))
+
+
+async def current_caller(
+    request: Request,
     database: DatabaseDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    """The account owning the request's API key (401 if missing, unknown or revoked)."""
+    """The account owning the request's API key (401 if missing, unknown or revoked).
+
+    A key this worker met within ``auth_cache_seconds`` is answered from memory on the
+    event loop (`api.auth`); otherwise the database is asked on a worker thread.
+    """
     if credentials is None or not credentials.credentials:
         raise AuthenticationRequired("send an API key as 'Authorization: Bearer <key>'")
-    with database.read() as session:
-        account = account_for_key(session, credentials.credentials)
-        if account is None:
+    key_hash = hash_key(credentials.credentials)
+    callers: CallerCache = request.app.state.callers
+    caller = callers.get(key_hash)
+    if caller is None:
+        caller = await anyio.to_thread.run_sync(_lookup, database, key_hash)
+        if caller is None:
             raise AuthenticationRequired("the API key is unknown or revoked")
-        return Caller(account_id=account.id, name=account.name, role=Role(account.role))
+        callers.put(key_hash, caller)
+    return caller
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
-def require_role(*roles: Role) -> Callable[[Caller], Caller]:
+def require_role(*roles: Role) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency admitting only callers whose role is in ``roles`` (403 otherwise)."""
     allowed = frozenset(roles)
     names = " or ".join(r.value for r in roles)
 
-    def _check(caller: CurrentCaller) -> Caller:
+    async def _check(caller: CurrentCaller) -> Caller:  # no I/O: stays on the event loop
         if caller.role not in allowed:
             raise PermissionDenied(
                 f"this needs the {names} role; account {caller.name!r} is {caller.role.value}"

@@ -115,9 +115,14 @@ def issue_api_key(session: Session, account: Account) -> str:
 
 def account_for_key(session: Session, plaintext: str) -> Account | None:
     """The account owning a live (unrevoked) key, or None."""
+    return account_for_key_hash(session, hash_key(plaintext))
+
+
+def account_for_key_hash(session: Session, key_hash: str) -> Account | None:
+    """The account owning the live (unrevoked) key with this SHA-256 hex digest, or None."""
     stmt = (
         select(Account)
         .join(ApiKey, ApiKey.account_id == Account.id)
-        .where(ApiKey.key_hash == hash_key(plaintext), ApiKey.revoked_at.is_(None))
+        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
     )
     return session.scalar(stmt)

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
             directory; scale out with ``postgresql+psycopg://user@host:5432/db``.
         sql_echo: log every SQL statement (debugging only).
         pool_size: connections per worker for server databases.
+        auth_cache_seconds: how long a worker trusts an API key it looked up (`api.auth`);
+            0 looks every key up on every request.
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -28,6 +30,7 @@ class Settings(BaseSettings):
     database_url: str = Field(default=DEFAULT_DATABASE_URL)
     sql_echo: bool = False
     pool_size: int = Field(default=10, ge=1, le=200)
+    auth_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

@@ -15,9 +15,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, status
 from sqlalchemy.orm import Session
 
+from api.auth import Caller
 from api.deps import (
     AdminCaller,
-    Caller,
     CurrentCaller,
     DatabaseDep,
     ReadSession,

@@ -1,0 +1,89 @@
+"""Who is calling: an API key's account, remembered briefly by each worker.
+
+Every request names an API key (`Authorization: Bearer fut_…`). Looking it up is a read
+transaction on a worker thread, about a tenth of a trade's server time. The account and
+role behind a key never change once it is issued, and the API has no route that revokes a
+key yet, so each worker keeps the callers of the keys it has met for
+``Settings.auth_cache_seconds`` (default 30 s; 0 turns the cache off). When revocation
+arrives, a revoked key stays usable on a worker for at most that long after the worker
+last looked it up.
+
+Only keys that were found are kept (an unknown key is looked up every time), by their
+SHA-256, never in plaintext; at most `MAX_ENTRIES`, the oldest dropped first.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from db.identity import Role
+
+MAX_ENTRIES = 10_000
+"""Most keys one worker remembers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated account behind a request."""
+
+    account_id: int
+    name: str
+    role: Role
+
+
+class CallerCache:
+    """Callers by key hash, each kept for ``ttl_seconds`` after it was looked up.
+
+    Args:
+        ttl_seconds: how long an entry is trusted; 0 disables the cache.
+        max_entries: capacity; the oldest entry goes first.
+        clock: monotonic seconds (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        ttl_seconds: float,
+        max_entries: int = MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl_seconds
+        self._max = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, Caller]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str) -> Caller | None:
+        """The remembered caller, or None if unknown or expired."""
+        if self._ttl <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(key_hash)
+            if entry is None:
+                return None
+            expires, caller = entry
+            if self._clock() >= expires:
+                del self._entries[key_hash]
+                return None
+            return caller
+
+    def put(self, key_hash: str, caller: Caller) -> None:
+        """Remember a caller that was just looked up."""
+        if self._ttl <= 0:
+            return
+        with self._lock:
+            self._entries[key_hash] = (self._clock() + self._ttl, caller)
+            self._entries.move_to_end(key_hash)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def forget(self, key_hash: str) -> None:
+        """Drop a key (for the worker that revokes it)."""
+        with self._lock:
+            self._entries.pop(key_hash, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
