@@ -20,12 +20,23 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, insert, select
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from db.base import Base
+from db.prepared import prepared
 from db.types import UTCDateTime, utcnow
 from market.errors import IdempotencyKeyReused
 
@@ -73,15 +84,18 @@ def record(
         sqlalchemy.exc.IntegrityError: the key is taken (a concurrent or earlier request);
             the caller rolls back and calls `find`.
     """
+    table = cast(Table, IdempotencyRecord.__table__)
+    stmt = prepared(("idempotency_record",), lambda: insert(table))
     session.execute(
-        insert(IdempotencyRecord).values(
-            account_id=account_id,
-            key=key,
-            request_hash=hash_,
-            status_code=status_code,
-            response_body=body,
-            created_at=utcnow(),
-        )
+        stmt,
+        {
+            "account_id": account_id,
+            "key": key,
+            "request_hash": hash_,
+            "status_code": status_code,
+            "response_body": body,
+            "created_at": utcnow(),
+        },
     )
 
 
@@ -91,13 +105,18 @@ def find(session: Session, account_id: int, key: str, hash_: str) -> StoredRespo
     Raises:
         IdempotencyKeyReused: the key was used for a different request.
     """
-    row = session.execute(
-        select(
+    stmt = prepared(
+        ("idempotency_find",),
+        lambda: select(
             IdempotencyRecord.request_hash,
             IdempotencyRecord.status_code,
             IdempotencyRecord.response_body,
-        ).where(IdempotencyRecord.account_id == account_id, IdempotencyRecord.key == key)
-    ).one_or_none()
+        ).where(
+            IdempotencyRecord.account_id == bindparam("account_id"),
+            IdempotencyRecord.key == bindparam("key"),
+        ),
+    )
+    row = session.execute(stmt, {"account_id": account_id, "key": key}).one_or_none()
     if row is None:
         return None
     if row.request_hash != hash_:

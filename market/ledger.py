@@ -33,11 +33,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, insert
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Table, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from db.base import Base
+from db.prepared import prepared
 from db.types import UTCDateTime, utcnow
 
 
@@ -156,5 +158,6 @@ def post(session: Session, kind: OperationKind, legs: Sequence[Leg]) -> str:
         if leg.amount_micros != 0
     ]
     if rows:
-        session.execute(insert(LedgerEntry), rows)
+        table = cast(Table, LedgerEntry.__table__)
+        session.execute(prepared(("ledger_post",), lambda: insert(table)), rows)
     return operation

@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from db.prepared import prepared
 from market.errors import UnknownMarket, UnknownProposal
 from market.models import BranchCash, CashBalance, Market, Position, Proposal, Trade
 
@@ -37,9 +38,13 @@ MAX_PAGE = 1000
 # --- generic helpers -----------------------------------------------------------------------
 
 
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
 def _insert(session: Session, table: Table) -> Any:
     """The dialect's ``INSERT`` construct (both have ``on_conflict_do_update``)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if _dialect(session) == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
 
@@ -56,11 +61,17 @@ def _upsert_add(
 
     One round trip on SQLite and PostgreSQL; returns the new value.
     """
-    stmt = _insert(session, table).values({**keys, **(extra or {}), column: amount})
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={column: table.c[column] + amount}
-    ).returning(table.c[column])
-    return int(session.execute(stmt).scalar_one())
+    values = {**keys, **(extra or {}), column: amount}
+
+    def build() -> Any:
+        stmt = _insert(session, table).values({name: bindparam(f"p_{name}") for name in values})
+        return stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={column: table.c[column] + stmt.excluded[column]}
+        ).returning(table.c[column])
+
+    stmt = prepared(("upsert_add", _dialect(session), table.name, tuple(values), column), build)
+    params = {f"p_{name}": value for name, value in values.items()}
+    return int(session.execute(stmt, params).scalar_one())
 
 
 def _take(
@@ -71,13 +82,21 @@ def _take(
     Returns the new value, or None when the row is missing or holds less than ``amount``
     (nothing changed then).
     """
-    stmt = (
-        update(table)
-        .where(*(table.c[k] == v for k, v in keys.items()), table.c[column] >= amount)
-        .values({column: table.c[column] - amount})
-        .returning(table.c[column])
-    )
-    value = session.execute(stmt).scalar_one_or_none()
+
+    def build() -> Any:
+        return (
+            update(table)
+            .where(
+                *(table.c[k] == bindparam(f"w_{k}") for k in keys),
+                table.c[column] >= bindparam("w_amount"),
+            )
+            .values({column: table.c[column] - bindparam("w_amount")})
+            .returning(table.c[column])
+        )
+
+    stmt = prepared(("take", table.name, tuple(keys), column), build)
+    params = {f"w_{k}": v for k, v in keys.items()} | {"w_amount": amount}
+    value = session.execute(stmt, params).scalar_one_or_none()
     return None if value is None else int(value)
 
 
@@ -155,6 +174,20 @@ def list_markets(
     return session.scalars(stmt.order_by(Market.id).limit(min(limit, MAX_PAGE))).all()
 
 
+def _market_for_trade() -> Any:
+    return select(
+        MARKET.c.id,
+        MARKET.c.proposal_id,
+        MARKET.c.branch_index,
+        MARKET.c.outcomes,
+        MARKET.c.q_micros,
+        MARKET.c.b_micros,
+        MARKET.c.status,
+        MARKET.c.opens_at,
+        MARKET.c.closes_at,
+    ).where(MARKET.c.id == bindparam("market_id"))
+
+
 def lock_market_for_trade(session: Session, market_id: int) -> Any:
     """The columns a trade needs, with the market row locked (``FOR NO KEY UPDATE``).
 
@@ -167,22 +200,10 @@ def lock_market_for_trade(session: Session, market_id: int) -> Any:
     Raises:
         UnknownMarket: no such market.
     """
-    stmt = (
-        select(
-            MARKET.c.id,
-            MARKET.c.proposal_id,
-            MARKET.c.branch_index,
-            MARKET.c.outcomes,
-            MARKET.c.q_micros,
-            MARKET.c.b_micros,
-            MARKET.c.status,
-            MARKET.c.opens_at,
-            MARKET.c.closes_at,
-        )
-        .where(MARKET.c.id == market_id)
-        .with_for_update(key_share=True)
+    stmt = prepared(
+        ("lock_market_for_trade",), lambda: _market_for_trade().with_for_update(key_share=True)
     )
-    row = session.execute(stmt).one_or_none()
+    row = session.execute(stmt, {"market_id": market_id}).one_or_none()
     if row is None:
         raise UnknownMarket(f"no market with id {market_id}")
     return row
@@ -190,18 +211,8 @@ def lock_market_for_trade(session: Session, market_id: int) -> Any:
 
 def read_market_for_quote(session: Session, market_id: int) -> Any:
     """The same columns as `lock_market_for_trade`, without a lock (quotes change nothing)."""
-    stmt = select(
-        MARKET.c.id,
-        MARKET.c.proposal_id,
-        MARKET.c.branch_index,
-        MARKET.c.outcomes,
-        MARKET.c.q_micros,
-        MARKET.c.b_micros,
-        MARKET.c.status,
-        MARKET.c.opens_at,
-        MARKET.c.closes_at,
-    ).where(MARKET.c.id == market_id)
-    row = session.execute(stmt).one_or_none()
+    stmt = prepared(("read_market_for_quote",), _market_for_trade)
+    row = session.execute(stmt, {"market_id": market_id}).one_or_none()
     if row is None:
         raise UnknownMarket(f"no market with id {market_id}")
     return row
@@ -211,15 +222,19 @@ def record_trade_on_market(
     session: Session, market_id: int, q_after: Sequence[int], cash_micros: int
 ) -> None:
     """Set the market's ``q``, add the trade's cash to the maker, count the trade."""
-    session.execute(
-        update(MARKET)
-        .where(MARKET.c.id == market_id)
-        .values(
-            q_micros=list(q_after),
-            maker_cash_micros=MARKET.c.maker_cash_micros + cash_micros,
-            trade_count=MARKET.c.trade_count + 1,
-        )
+    stmt = prepared(
+        ("record_trade_on_market",),
+        lambda: (
+            update(MARKET)
+            .where(MARKET.c.id == bindparam("m_id"))
+            .values(
+                q_micros=bindparam("m_q", type_=MARKET.c.q_micros.type),
+                maker_cash_micros=MARKET.c.maker_cash_micros + bindparam("m_cash"),
+                trade_count=MARKET.c.trade_count + 1,
+            )
+        ),
     )
+    session.execute(stmt, {"m_id": market_id, "m_q": list(q_after), "m_cash": cash_micros})
 
 
 # --- branch cash and positions -------------------------------------------------------------
@@ -397,8 +412,16 @@ def positions_of(
 
 def insert_trade(session: Session, values: dict[str, Any]) -> int:
     """Insert one trade; returns its id."""
-    stmt = TRADE.insert().values(values).returning(TRADE.c.id)
-    return int(session.execute(stmt).scalar_one())
+    stmt = prepared(
+        ("insert_trade", tuple(values)),
+        lambda: (
+            TRADE.insert()
+            .values({name: bindparam(f"t_{name}", type_=TRADE.c[name].type) for name in values})
+            .returning(TRADE.c.id)
+        ),
+    )
+    params = {f"t_{name}": value for name, value in values.items()}
+    return int(session.execute(stmt, params).scalar_one())
 
 
 def trades_of_account(
