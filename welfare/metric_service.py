@@ -73,12 +73,20 @@ def create_version(
         InvalidMetricDefinition: the definition fails validation, names an unknown
             indicator or disagrees with an indicator's unit.
     """
+    return draft_version(session, definition, created_by=created_by)[0]
+
+
+def draft_version(
+    session: Session, definition: Mapping[str, Any], *, created_by: int | None = None
+) -> tuple[MetricVersion, bool]:
+    """`create_version`, also telling whether this call stored it (False when the same
+    definition was a version already, including one stored concurrently)."""
     parsed = parse_definition(definition)
     _check_indicators(session, parsed)
     key = hash_of(parsed)
     existing = session.get(MetricVersion, key)
     if existing is not None:
-        return existing
+        return existing, False
     version = MetricVersion(
         version_id=key,
         name=parsed.name,
@@ -93,8 +101,8 @@ def create_version(
         found = session.get(MetricVersion, key)
         if found is None:
             raise
-        return found
-    return version
+        return found, False
+    return version, True
 
 
 def find_version(session: Session, version_id: str) -> MetricVersion | None:

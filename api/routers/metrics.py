@@ -35,7 +35,6 @@ from api.transactions import run_write
 from db.types import utcnow
 from welfare import metric_service as service
 from welfare.errors import UnknownMetricVersion
-from welfare.metric import parse_definition, version_id
 from welfare.records import VersionStatus
 
 router = APIRouter(prefix="/metric-versions", tags=["metric versions"])
@@ -72,9 +71,8 @@ async def create(
     definition = body.definition()
 
     def work(session: Session) -> MetricVersionCreated:
-        existed = service.find_version(session, version_id(parse_definition(definition)))
-        version = service.create_version(session, definition, created_by=caller.account_id)
-        return MetricVersionCreated.made(version, created=existed is None)
+        version, created = service.draft_version(session, definition, created_by=caller.account_id)
+        return MetricVersionCreated.made(version, created=created)
 
     made = await run_write(database, work)
     if not made.created:
