@@ -73,6 +73,8 @@ TARGET_TPS = 400.0
 TARGET_P99_MS = 150.0
 BIN = Path(sys.executable).parent
 MICROS = 1_000_000
+CONNECT_STAGGER_S = 0.02
+"""Client ``i`` opens its connection ``i × 20 ms`` after the start (0.62 s for 32)."""
 
 
 @dataclass
@@ -248,8 +250,13 @@ async def _client(
     deadline: float,
     retry_every: int,
     rng: random.Random,
+    stagger: float,
 ) -> None:
     headers = {"Authorization": f"Bearer {key}"}
+    # Clients connect one after another, not all in one millisecond: uvicorn's workers
+    # share one listening socket, and a burst of connects lands on whichever worker wakes
+    # first, leaving the others idle for the whole run (keep-alive keeps them there).
+    await asyncio.sleep(stagger)
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
         held: tuple[int, int, int] | None = None  # (market, outcome, shares) to sell next
         sent = 0
@@ -312,6 +319,7 @@ async def _load(
                 deadline,
                 retry_every,
                 random.Random(seed_value + i),
+                i * CONNECT_STAGGER_S,
             )
             for i in range(result.clients)
         )
