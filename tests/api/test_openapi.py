@@ -110,3 +110,25 @@ def test_ids_beyond_bigint_are_422_not_a_server_error(client: TestClient, demo: 
     )
     assert big_outcome.status_code == 422
     assert client.get(f"/markets/{huge - 1}", headers=auth(key)).status_code == 404
+
+
+def test_no_two_routers_claim_one_method_and_path() -> None:
+    """Routers are matched hot path first (`api.routers.HOT_PATH`); that is only a speed-up
+    while no method and path pattern is declared twice."""
+    from fastapi.routing import APIRoute
+
+    from api.routers import HOT_PATH, all_routers
+
+    routers = all_routers()
+    claimed = [
+        (method, route.path)
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in sorted(route.methods)
+    ]
+    assert len(claimed) == len(set(claimed))
+    assert [r.routes[0].path.split("/")[1] for r in routers[: len(HOT_PATH)]] == [
+        "markets",
+        "markets",
+    ]
