@@ -36,10 +36,10 @@ from db.types import utcnow
 from market import funding
 from market.models import AssetKind, Proposal
 from market.proposals import ProposalSpec, create_proposal
-from welfare.council_seed import adopt_by_demo_motion, seed_demo_council
+from welfare.council_seed import adopt_by_demo_motion, most_seats, seed_demo_council
 from welfare.gapminder_data import country_populations
 from welfare.gapminder_seed import seed_gapminder
-from welfare.members import list_members, update_member
+from welfare.members import update_member
 from welfare.records import MetricVersion, VersionStatus
 
 DEMO_ADMIN = "admin"
@@ -92,12 +92,11 @@ def _seed_welfare(session: Session, admin: Account, councillor: Account) -> Metr
     """The gapminder data and metric, the demo council with the councillor seated, and the
     metric adopted by motion (only while it is a draft)."""
     version = seed_gapminder(session)
-    seed_demo_council(session, country_populations())
-    if not any(m.account_id == councillor.id for m in list_members(session)):
-        free = [m for m in list_members(session) if m.account_id is None]
+    members = seed_demo_council(session, country_populations())
+    if not any(m.account_id == councillor.id for m in members):
+        free = [m for m in members if m.account_id is None]
         if free:
-            chair = max(free, key=lambda m: (m.seats, -m.id))
-            update_member(session, chair.id, account_id=councillor.id)
+            update_member(session, most_seats(free).id, account_id=councillor.id)
     if version.status == VersionStatus.DRAFT.value:
         now = utcnow()
         adopt_by_demo_motion(session, version.version_id, now.date(), decided_by=admin.id, now=now)

@@ -32,15 +32,11 @@ class MetricBinding:
     Attributes:
         version_id: the version's SHA-256 id.
         lo, hi: its tradable bounds (welfare units), ``lo < hi``.
-        unit: the unit of ``W``.
-        entity: what is measured, e.g. ``"World"``.
     """
 
     version_id: str
     lo: float
     hi: float
-    unit: str
-    entity: str
 
 
 def bind_metric(session: Session, requested: str | None, opens_at: datetime) -> MetricBinding:
@@ -84,13 +80,7 @@ def bind_metric(session: Session, requested: str | None, opens_at: datetime) -> 
             "opens; the council must adopt one (by motion) before markets can open"
         )
     definition = definition_of(in_force)
-    return MetricBinding(
-        version_id=in_force.version_id,
-        lo=definition.lo,
-        hi=definition.hi,
-        unit=definition.unit,
-        entity=definition.entity,
-    )
+    return MetricBinding(version_id=in_force.version_id, lo=definition.lo, hi=definition.hi)
 
 
 def bounds_for(binding: MetricBinding, lo: float | None, hi: float | None) -> tuple[float, float]:

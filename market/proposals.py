@@ -269,7 +269,7 @@ def create_proposal(session: Session, sponsor_account_id: int, spec: ProposalSpe
         UnknownAccount: no such sponsor.
         InsufficientFunds: the sponsor holds less cash than ``F``.
     """
-    _window(spec, utcnow())
+    _window(spec, utcnow())  # before binding, which reads the opening day from opens_at
     binding = bind_metric(session, spec.metric_version_id, spec.opens_at)
     lo, hi = bounds_for(binding, spec.lo, spec.hi)
     checked = validate_spec(replace(spec, metric_version_id=binding.version_id, lo=lo, hi=hi))

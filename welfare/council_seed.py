@@ -73,6 +73,11 @@ def seed_demo_council(
     return reapportion(session)
 
 
+def most_seats(members: Sequence[CouncilMember]) -> CouncilMember:
+    """The member with the most seats (the lowest id among equals): the demo's chair."""
+    return max(members, key=lambda m: (m.seats, -m.id))
+
+
 def adopt_by_demo_motion(
     session: Session,
     version_id: str,
@@ -83,8 +88,8 @@ def adopt_by_demo_motion(
 ) -> Decision:
     """Adopt a metric version by a motion of the demo council that every member carried.
 
-    The motion is filed `DEMO_VOTING_DAYS` days before ``now`` by the member with the most
-    seats, every member votes yes at once, the deadline falls a day before ``now``, and
+    The motion is filed `DEMO_VOTING_DAYS` days before ``now`` by `most_seats`, every
+    member votes yes at once, the deadline falls a day before ``now``, and
     ``decided_by`` (an account) asks for the decision at ``now``: the ordinary tally
     passes it and its effect adopts the version from ``effective_from``.
 
@@ -96,10 +101,9 @@ def adopt_by_demo_motion(
     if not members:
         raise InvalidWelfareInput("the demo council has no members to adopt a metric version")
     filed_at = now - timedelta(days=DEMO_VOTING_DAYS)
-    chair = max(members, key=lambda m: (m.seats, -m.id))
     motion = file_motion(
         session,
-        chair,
+        most_seats(members),
         kind=MotionKind.ADOPT_METRIC_VERSION,
         title="Adopt the HDI-like welfare metric (demo)",
         payload={"version_id": version_id, "effective_from": effective_from.isoformat()},
