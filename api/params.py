@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from market.repository import MAX_PAGE
+from db.paging import MAX_PAGE
 
 MAX_ID = 2**31 - 1
 """Largest id an INTEGER primary key holds."""

@@ -20,6 +20,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from db.paging import MAX_PAGE
 from db.prepared import prepared
 from market.errors import UnknownMarket, UnknownProposal
 from market.models import BranchCash, CashBalance, Market, Position, Proposal, Trade
@@ -30,9 +31,6 @@ POSITION = cast(Table, Position.__table__)
 MARKET = cast(Table, Market.__table__)
 PROPOSAL = cast(Table, Proposal.__table__)
 TRADE = cast(Table, Trade.__table__)
-
-MAX_PAGE = 1000
-"""Most rows one listing returns."""
 
 
 # --- generic helpers -----------------------------------------------------------------------

@@ -6,10 +6,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.base import RequestModel
 from db.identity import Role
 
 
-class AccountCreate(BaseModel):
+class AccountCreate(RequestModel):
     """A new account."""
 
     model_config = ConfigDict(extra="forbid")

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from api.schemas.base import RequestModel
 from welfare.council import (
     Ballot,
     CouncilMember,
@@ -42,7 +43,7 @@ def exact(share: Fraction) -> str:
 # --- members ------------------------------------------------------------------------------
 
 
-class MemberCreate(BaseModel):
+class MemberCreate(RequestModel):
     """A new council member (admin only). Seats are recomputed for everyone."""
 
     model_config = ConfigDict(extra="forbid")
@@ -61,7 +62,7 @@ class MemberCreate(BaseModel):
     )
 
 
-class MemberUpdate(BaseModel):
+class MemberUpdate(RequestModel):
     """Changes to a member (admin only); send null to clear explicit_weight or account_id."""
 
     model_config = ConfigDict(extra="forbid")
@@ -96,7 +97,7 @@ class MemberRead(BaseModel):
 # --- rules and power ----------------------------------------------------------------------
 
 
-class RulesUpdate(BaseModel):
+class RulesUpdate(RequestModel):
     """New rules (admin only); omitted fields keep their value. Seats are recomputed."""
 
     model_config = ConfigDict(extra="forbid")
@@ -197,7 +198,7 @@ class PowerRead(BaseModel):
 # --- motions ------------------------------------------------------------------------------
 
 
-class MotionCreate(BaseModel):
+class MotionCreate(RequestModel):
     """A new motion, filed by the calling council member."""
 
     model_config = ConfigDict(extra="forbid")
@@ -272,7 +273,7 @@ class MotionPage(BaseModel):
     next_after_id: int | None
 
 
-class BallotCreate(BaseModel):
+class BallotCreate(RequestModel):
     """The calling member's one ballot on a motion."""
 
     model_config = ConfigDict(extra="forbid")
@@ -297,7 +298,7 @@ class BallotRead(BaseModel):
         return cls.model_validate(ballot)
 
 
-class DelegationCreate(BaseModel):
+class DelegationCreate(RequestModel):
     """The calling member's standing delegation; null revokes it."""
 
     model_config = ConfigDict(extra="forbid")

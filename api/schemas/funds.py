@@ -5,10 +5,11 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.money import Amount, PositiveAmount
+from api.schemas.base import RequestModel
 from market.funding import Balances
 
 
-class AmountIn(BaseModel):
+class AmountIn(RequestModel):
     """An amount of cash to credit, debit, split or merge."""
 
     model_config = ConfigDict(extra="forbid")

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt
 
+from api.schemas.base import FreeText, RequestModel
 from welfare.observation_service import MAX_ENTITY, MAX_SOURCE, ObservationInput
 from welfare.records import Indicator, Observation
 
@@ -36,7 +37,7 @@ Period = StrictInt | Annotated[str, Field(max_length=20)]
 # --- indicators ---------------------------------------------------------------------------
 
 
-class IndicatorCreate(BaseModel):
+class IndicatorCreate(RequestModel):
     """A new indicator (admin only): a measured quantity and its unit. Never redefined."""
 
     model_config = ConfigDict(extra="forbid")
@@ -48,7 +49,9 @@ class IndicatorCreate(BaseModel):
         examples=["lifeExp"],
     )
     unit: str = Field(min_length=1, max_length=64, examples=["years"])
-    description: str = Field(default="", max_length=4000, examples=["Life expectancy at birth"])
+    description: FreeText = Field(
+        default="", max_length=4000, examples=["Life expectancy at birth"]
+    )
 
 
 class IndicatorRead(BaseModel):
@@ -70,7 +73,7 @@ class IndicatorRead(BaseModel):
 # --- observations -------------------------------------------------------------------------
 
 
-class ObservationCreate(BaseModel):
+class ObservationCreate(RequestModel):
     """One observation to append. A revision is a new observation with a later
     ``release_date``; nothing stored is ever changed."""
 

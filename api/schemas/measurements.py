@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from api.schemas.base import RequestModel
 from api.schemas.indicators import IsoDate, Period
 from api.schemas.metrics import VERSION_ID_PATTERN
 from welfare.measurement import MAX_DRAWS, MeasurementResult
@@ -22,7 +23,7 @@ from welfare.records import Measurement
 MAX_SEED = 2**63 - 1
 
 
-class MeasurementCreate(BaseModel):
+class MeasurementCreate(RequestModel):
     """What to measure: a version, a period, a cut-off, and optionally Monte Carlo draws."""
 
     model_config = ConfigDict(extra="forbid")

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 
+from api.schemas.base import FreeText, RequestModel
 from welfare.gapminder_data import HDI_LIKE_DEFINITION
 from welfare.metric import (
     MAX_COMPONENTS,
@@ -32,7 +33,7 @@ VERSION_ID_PATTERN = "^[0-9a-f]{64}$"
 """A version id: the SHA-256 of the canonical JSON, 64 lowercase hex digits."""
 
 
-class NormalisationSpec(BaseModel):
+class NormalisationSpec(RequestModel):
     """How a component's value becomes a score (formulas in `welfare.aggregation`)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -44,7 +45,7 @@ class NormalisationSpec(BaseModel):
     scale: StrictFloat | None = Field(default=None, description="Scale > 0 (target).")
 
 
-class ComponentSpec(BaseModel):
+class ComponentSpec(RequestModel):
     """One indicator's part in the metric."""
 
     model_config = ConfigDict(extra="forbid")
@@ -60,7 +61,7 @@ class ComponentSpec(BaseModel):
     )
 
 
-class MetricVersionCreate(BaseModel):
+class MetricVersionCreate(RequestModel):
     """A metric definition, to store as a draft version (the body is the definition)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [HDI_LIKE_DEFINITION]})
@@ -69,7 +70,7 @@ class MetricVersionCreate(BaseModel):
         default=1, alias="schema", description="The definition format."
     )
     name: str = Field(max_length=200)
-    description: str = Field(default="", max_length=4000)
+    description: FreeText = Field(default="", max_length=4000)
     entity: str = Field(max_length=100, description="What is measured, e.g. World.")
     unit: str = Field(max_length=64, description="The unit of W, e.g. index.")
     lo: StrictFloat = Field(description="Lower tradable bound of W.")

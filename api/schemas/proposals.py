@@ -7,18 +7,19 @@ from datetime import datetime
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, FiniteFloat
 
 from api.money import Amount, PositiveAmount
+from api.schemas.base import FreeText, RequestModel
 from api.schemas.markets import MarketRead
 from market.models import AssetKind, Market, MarketStatus, Proposal
 from market.proposals import ProposalSpec
 
 
-class ProposalCreate(BaseModel):
+class ProposalCreate(RequestModel):
     """A new proposal. The sponsor (the calling admin) pays the subsidy ``F`` once."""
 
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(examples=["Raise the school leaving age"])
-    description: str = ""
+    description: FreeText = ""
     alternatives: list[str] = Field(
         description="The K ≥ 1 policy alternatives (unique names); the status quo is added.",
         examples=[["Leave at 17", "Leave at 18"]],

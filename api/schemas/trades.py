@@ -8,12 +8,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.money import Amount, OptionalLimitAmount, PositiveAmount
+from api.schemas.base import RequestModel
 from market.book import Limit
 from market.models import Trade
 from market.trading import Order, Side, TradeQuote, TradeResult
 
 
-class OrderIn(BaseModel):
+class OrderIn(RequestModel):
     """A buy or sell of one outcome, by shares or (buys only) by an amount to spend.
 
     Give exactly one of ``shares`` and ``spend``. The optional limits refuse the trade
