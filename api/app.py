@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from api import problems
 from api.auth import CallerCache
+from api.middleware import RequestEnvelope
+from api.openapi import contract
 from api.routers import all_routers
 from db.session import Database
 from db.settings import Settings, get_settings
@@ -18,7 +20,9 @@ A futarchy engine: *vote on values, bet on beliefs*.
 
 Authenticate with an API key: `Authorization: Bearer fut_…`. Money and shares are decimal
 strings with at most six decimals (micro-units). Every POST that moves money needs an
-`Idempotency-Key` header. Every error is `application/problem+json`.
+`Idempotency-Key` header. Every error is `application/problem+json`. Every list is paged
+the same way: `after_id` and `limit` in, the items and `next_after_id` out (null on the last
+page). Every response carries an `X-Request-ID` (yours, if you sent a sane one).
 """
 
 
@@ -51,4 +55,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     problems.install(app)
     for router in all_routers():
         app.include_router(router)
+    app.add_middleware(RequestEnvelope)
+    app.openapi = lambda: contract(app)  # type: ignore[method-assign]
     return app

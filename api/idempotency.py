@@ -11,9 +11,13 @@ its effect through `idempotent` (which is `run_once` in its own write transactio
    path or body) → 422 (`IdempotencyKeyReused`);
 3. otherwise the effect runs and its response is stored with `market.idempotency.record`
    in the SAME transaction, so the effect and its record commit together or not at all;
-   a refused request (any error) rolls both back: nothing is stored, and the same key
-   may be sent again once the cause is fixed;
-4. two concurrent requests with one key (possible on PostgreSQL, where writers run in
+4. a request that began executing and was refused by the domain (409 insufficient funds,
+   404 unknown market, 422 a bad outcome…) has that refusal as its outcome, as Stripe
+   does: its effect is rolled back and the problem response is stored under the key, so
+   a retry with the same key replays the refusal, even after the cause was fixed (send a
+   new key to try again). What never began (a 401, 403, a malformed body or header) is
+   not stored;
+5. two concurrent requests with one key (possible on PostgreSQL, where writers run in
    parallel): the second one's INSERT meets the unique ``(account, key)`` constraint once
    the first commits; it rolls back its whole transaction (its effect too) and replays
    the first one's stored response; likewise when its effect was refused because the
@@ -37,7 +41,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.problems import BadRequest
+from api.problems import PROBLEM_JSON, BadRequest, domain_problem
 from api.transactions import run_write
 from db.errors import FutarchyError
 from db.session import Database
@@ -92,7 +96,7 @@ def _replay(stored: StoredResponse) -> Response:
     return Response(
         content=stored.body,
         status_code=stored.status_code,
-        media_type="application/json",
+        media_type=PROBLEM_JSON if stored.status_code >= 400 else "application/json",
         headers={REPLAY_HEADER: "true"},
     )
 
@@ -120,7 +124,7 @@ def run_once(
 
     Raises:
         IdempotencyKeyReused: the key was used for a different request (422).
-        Any error of ``effect``: nothing is stored, the transaction rolls back.
+        sqlalchemy.exc.IntegrityError: a constraint the effect met, not the key's.
     """
     payload = None if body is None else body.model_dump(mode="json")
     hash_ = request_hash(idem.method, idem.path, payload)
@@ -130,16 +134,42 @@ def run_once(
     try:
         text = effect().model_dump_json()
         record(session, account_id, idem.key, hash_, status_code, text)
-    except (IntegrityError, FutarchyError):
-        # A concurrent request with this key may have committed first (our INSERT met its
-        # key, or its effect left ours refused, e.g. the cash is gone): undo ours and
-        # replay theirs. Otherwise the error stands and nothing is stored.
+    except IntegrityError as conflict:
+        # A concurrent request with this key committed first (our INSERT met its key):
+        # undo ours and replay theirs.
+        return _replay_or_raise(session, account_id, idem, hash_, conflict)
+    except FutarchyError as exc:
+        # The request began executing and was refused: undo its effect, then store the
+        # refusal as its outcome, so a retry replays it rather than acting later.
         session.rollback()
         stored = find(session, account_id, idem.key, hash_)
-        if stored is None:
-            raise
-        return _replay(stored)
+        if stored is not None:  # a concurrent twin committed first (and maybe caused this)
+            return _replay(stored)
+        refusal = domain_problem(exc)
+        try:
+            record(
+                session,
+                account_id,
+                idem.key,
+                hash_,
+                refusal.status_code,
+                bytes(refusal.body).decode(),
+            )
+        except IntegrityError:
+            return _replay_or_raise(session, account_id, idem, hash_)
+        return refusal
     return Response(content=text, status_code=status_code, media_type="application/json")
+
+
+def _replay_or_raise(
+    session: Session, account_id: int, idem: IdempotentRequest, hash_: str
+) -> Response:
+    """After a conflict on the key: roll back and replay the stored response, or re-raise."""
+    session.rollback()
+    stored = find(session, account_id, idem.key, hash_)
+    if stored is None:
+        raise
+    return _replay(stored)
 
 
 async def idempotent(

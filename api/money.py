@@ -25,11 +25,14 @@ integer of micros, rendered as a string). Their OpenAPI schema is a string with 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
+
+from market.book import format_micros
 
 MICROS = 1_000_000
 """Micro-units per unit of cash or per share."""
@@ -71,11 +74,14 @@ def parse_micros(value: object, *, positive: bool = True, allow_negative: bool =
             turns it into a 422 naming the field).
     """
     if isinstance(value, bool) or not isinstance(value, str):
-        if isinstance(value, int | float):
+        if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+            example = value if isinstance(value, int) or abs(value) < 1e15 else 12.5
             raise _refuse(
-                f'send amounts as decimal strings, e.g. "{value}" rather than {value}, so '
-                "no digit is lost on the way"
+                f'send amounts as decimal strings, e.g. "{example}" rather than {example}, '
+                "so no digit is lost on the way"
             )
+        if isinstance(value, float):
+            raise _refuse('must be a finite decimal string such as "12.5"')
         raise _refuse('must be a decimal string such as "12.5"')
     if len(value) > _MAX_TEXT:
         raise _refuse(
@@ -111,13 +117,9 @@ def parse_micros(value: object, *, positive: bool = True, allow_negative: bool =
     return -micros if sign else micros
 
 
-def format_amount(micros: int) -> str:
-    """Micro-units as the shortest exact decimal string: ``12_500_000 → "12.5"``."""
-    sign = "-" if micros < 0 else ""
-    whole, frac = divmod(abs(micros), MICROS)
-    if frac == 0:
-        return f"{sign}{whole}"
-    return f"{sign}{whole}.{frac:06d}".rstrip("0")
+format_amount = format_micros
+"""Micro-units as the shortest exact decimal string: ``12_500_000 → "12.5"`` (the same
+rendering the domain's error messages use, `market.book.format_micros`)."""
 
 
 def _positive(value: Any) -> int:

@@ -6,13 +6,16 @@ first matching row wins, so specific classes go before their bases.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from db.errors import ConflictError, FutarchyError, InvalidInputError, NotFoundError
 
@@ -93,6 +96,13 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def domain_problem(exc: FutarchyError) -> JSONResponse:
+    """The problem response for a domain error (status and title from `ERROR_STATUS`)."""
+    status, title = status_for(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return problem(status, str(exc), title=title, type_=_error_type(exc), headers=headers)
+
+
 def _error_type(exc: BaseException) -> str:
     """A stable, documented-by-name problem type: the error's class name in kebab case."""
     name = type(exc).__name__
@@ -116,18 +126,54 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(FutarchyError)
     async def _domain(_request: Request, exc: FutarchyError) -> JSONResponse:
-        status, title = status_for(exc)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return problem(status, str(exc), title=title, type_=_error_type(exc), headers=headers)
+        return domain_problem(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        malformed = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+        if malformed:
+            where = malformed[0].get("ctx", {}).get("error", "")
+            return problem(
+                400,
+                f"the body is not valid JSON ({where}); send one JSON document"
+                if where
+                else "the body is not valid JSON; send one JSON document",
+                type_="/problems/malformed-json",
+            )
         detail, errors = _describe_validation(exc)
         return problem(422, detail, type_="/problems/validation", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), headers=exc.headers)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = exc.headers
+        detail = str(exc.detail)
+        if exc.status_code == 405:
+            allowed = allowed_methods(request)
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+            detail = f"{request.method} is not allowed here; this path takes {', '.join(allowed)}"
+        elif exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route matches {request.url.path}; see /docs for the routes"
+        return problem(exc.status_code, detail, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this request's path (Starlette's own 405 names only
+    the first route that matched the path).
+
+    The routes' path patterns are compiled once per app (with their convertors, so
+    ``/measurements/preview`` does not match ``/measurements/{measurement_id:int}``)."""
+    table: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(
+        request.app.state, "route_methods", None
+    )
+    if table is None:
+        table = []
+        for context in iter_route_contexts(request.app.routes):
+            if context.path and context.methods:
+                regex, _, _ = compile_path(context.path)
+                table.append((regex, frozenset(context.methods)))
+        request.app.state.route_methods = table
+    path = request.scope["path"]
+    return sorted({m for regex, methods in table if regex.match(path) for m in methods})
 
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -142,7 +188,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 _DESCRIPTIONS = {
-    400: "The request lacks something the protocol needs (e.g. an Idempotency-Key).",
+    400: (
+        "The body is not valid JSON, or the request lacks something the protocol needs "
+        "(e.g. an Idempotency-Key)."
+    ),
     401: "Missing, unknown or revoked API key.",
     403: "The account's role may not do this.",
     404: "A referenced entity does not exist.",

@@ -83,10 +83,13 @@ def _state_of(q: Sequence[int], b: int) -> _State:
 
 
 def format_micros(micros: int) -> str:
-    """An integer amount of micro-units as a decimal string: 5124949 -> "5.124949"."""
+    """Micro-units as the shortest exact decimal string, as the API writes amounts:
+    ``5_124_949 → "5.124949"``, ``12_500_000 → "12.5"``, ``50_000_000 → "50"``."""
     sign = "-" if micros < 0 else ""
     whole, frac = divmod(abs(micros), MICROS)
-    return f"{sign}{whole}.{frac:06d}"
+    if frac == 0:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{frac:06d}".rstrip("0")
 
 
 def rounding_margin_micros(b_micros: int, n: int, traded_micros: int) -> float:

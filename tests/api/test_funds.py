@@ -46,7 +46,7 @@ def test_debit_beyond_the_balance_is_409_and_changes_nothing(
     refused = post(client, f"/accounts/{trader_id}/debit", admin_key, {"amount": "3.5"})
     assert refused.status_code == 409
     assert refused.headers["content-type"] == "application/problem+json"
-    assert "holds only 3.000000" in refused.json()["detail"]
+    assert "holds only 3 of cash" in refused.json()["detail"]
     assert _cash(db, trader_id) == 3 * UNIT
 
 
@@ -139,17 +139,39 @@ def test_keys_belong_to_the_account_that_sends_them(
     assert _cash(db, trader_id) == 2 * UNIT
 
 
-def test_a_refused_request_stores_nothing_so_the_key_works_after_the_fix(
+def test_a_refused_request_is_its_outcome_so_a_retry_replays_the_refusal(
     client: TestClient, db: Database, make_account: MakeAccount
 ) -> None:
+    """Stripe's rule: a request that began executing has an outcome, refusals included.
+    The debit of 2 from an empty account is refused; after a credit of 3 the retry with the
+    same key replays that 409 (and debits nothing); a new key debits."""
     _, admin_key = make_account("admin")
     trader_id, _ = make_account("trader")
     debit = f"/accounts/{trader_id}/debit"
-    assert post(client, debit, admin_key, {"amount": "2"}, idem="d").status_code == 409
+    first = post(client, debit, admin_key, {"amount": "2"}, idem="d")
+    assert first.status_code == 409
     post(client, f"/accounts/{trader_id}/credit", admin_key, {"amount": "3"})
     retried = post(client, debit, admin_key, {"amount": "2"}, idem="d")
-    assert retried.status_code == 200
-    assert retried.json()["cash"] == "1"
+    assert retried.status_code == 409
+    assert retried.headers["content-type"] == "application/problem+json"
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert retried.content == first.content
+    assert _cash(db, trader_id) == 3 * UNIT
+    fresh = post(client, debit, admin_key, {"amount": "2"}, idem="d2")
+    assert fresh.status_code == 200
+    assert fresh.json()["cash"] == "1"
+
+
+def test_a_request_refused_before_it_began_stores_nothing(
+    client: TestClient, db: Database, make_account: MakeAccount
+) -> None:
+    """A malformed body never began executing: the same key then works for a good one."""
+    _, admin_key = make_account("admin")
+    trader_id, _ = make_account("trader")
+    credit = f"/accounts/{trader_id}/credit"
+    assert post(client, credit, admin_key, {"amount": "1e3"}, idem="k").status_code == 422
+    assert post(client, credit, admin_key, {"amount": "4"}, idem="k").status_code == 200
+    assert _cash(db, trader_id) == 4 * UNIT
 
 
 @pytest.mark.parametrize("operation", ["credit", "debit"])

@@ -92,7 +92,7 @@ TAMPERING = [
     ),
     (
         "UPDATE market SET maker_cash_micros = 0 WHERE id = 1",
-        ["the maker holds 0.000000 but the ledger says", "after resolution the maker could hold"],
+        ["the maker holds 0 but the ledger says", "after resolution the maker could hold"],
     ),
     ("UPDATE market SET trade_count = 5 WHERE id = 1", ["trade_count is 5 but 1 trades"]),
     (

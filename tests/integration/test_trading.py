@@ -164,7 +164,7 @@ def test_limits_refuse_a_trade_and_change_nothing(db: Database) -> None:
         execute(s, trader, market, Order(0, Side.BUY, shares_micros=TEN))
     with db.write() as s:
         before = snapshot(s)
-        with pytest.raises(PriceLimitExceeded, match=r"above your limit of 0\.525000"):
+        with pytest.raises(PriceLimitExceeded, match=r"above your limit of 0\.525"):
             execute(
                 s,
                 trader,
@@ -192,7 +192,7 @@ def test_limits_refuse_a_trade_and_change_nothing(db: Database) -> None:
                 market,
                 Order(0, Side.SELL, shares_micros=TEN, limit=Limit(min_proceeds_micros=6 * UNIT)),
             )
-        with pytest.raises(PriceLimitExceeded, match=r"below your limit of 0\.530000"):
+        with pytest.raises(PriceLimitExceeded, match=r"below your limit of 0\.53"):
             quote(
                 s,
                 market,
@@ -253,10 +253,10 @@ def test_insufficient_branch_cash_is_refused_and_changes_nothing(db: Database) -
         before = snapshot(s)
         with pytest.raises(
             InsufficientFunds,
-            match=r"costs 5\.124949 but you hold only 5\.000000 of conditional cash in branch 0",
+            match=r"costs 5\.124949 but you hold only 5 of conditional cash in branch 0",
         ):
             execute(s, poor, market, Order(0, Side.BUY, shares_micros=TEN))
-        with pytest.raises(InsufficientFunds, match=r"hold only 0\.000000"):
+        with pytest.raises(InsufficientFunds, match=r"hold only 0"):
             execute(s, world.sponsor, market, Order(0, Side.BUY, shares_micros=1))
         assert snapshot(s) == before
         # the poor trader's 5 cash is exactly enough for a spend of 5
@@ -275,7 +275,7 @@ def test_selling_shares_not_held_is_refused_and_changes_nothing(db: Database) ->
         execute(s, alice, market, Order(0, Side.BUY, shares_micros=TEN))
     with db.write() as s:
         before = snapshot(s)
-        with pytest.raises(InsufficientShares, match=r"hold only 0\.000000"):
+        with pytest.raises(InsufficientShares, match=r"hold only 0"):
             execute(s, bob, market, Order(0, Side.SELL, shares_micros=UNIT))
         with pytest.raises(InsufficientShares, match=r"cannot sell 10\.000001 shares of LONG"):
             execute(s, alice, market, Order(0, Side.SELL, shares_micros=TEN + 1))

@@ -27,12 +27,12 @@ def test_splitting_more_than_the_cash_is_refused() -> None:
     start = Holdings.empty(branches=2, outcomes=2, cash_micros=5 * MICROS)
     with pytest.raises(InsufficientFunds) as refused:
         start.split(6 * MICROS)
-    assert str(refused.value) == "Cannot split 6.000000: only 5.000000 of cash is available."
+    assert str(refused.value) == "Cannot split 6: only 5 of cash is available."
 
 
 def test_merging_needs_the_amount_in_every_branch() -> None:
     held = Holdings(0, (10 * MICROS, 3 * MICROS), ((0, 0), (0, 0)))
-    with pytest.raises(InsufficientFunds, match=r"branch 1 holds only 3\.000000"):
+    with pytest.raises(InsufficientFunds, match=r"branch 1 holds only 3"):
         held.merge(4 * MICROS)
     assert held.merge(3 * MICROS) == Holdings(3 * MICROS, (7 * MICROS, 0), ((0, 0), (0, 0)))
 
@@ -50,7 +50,7 @@ def test_a_trade_the_branch_cannot_pay_for_is_refused() -> None:
     held = Holdings.empty(branches=2, outcomes=2, cash_micros=5 * MICROS).split(5 * MICROS)
     quote = quote_buy(Book((0, 0), B100), 0, 10 * MICROS)
     with pytest.raises(
-        InsufficientFunds, match=r"costs 5\.124949 but branch 1 holds only 5\.000000"
+        InsufficientFunds, match=r"costs 5\.124949 but branch 1 holds only 5"
     ):
         held.apply_trade(1, quote)
 
@@ -61,7 +61,7 @@ def test_selling_shares_not_held_is_refused() -> None:
     with pytest.raises(InsufficientShares) as refused:
         held.apply_trade(0, quote)
     assert str(refused.value) == (
-        "Cannot sell 3.000000 shares of outcome 0 in branch 0: only 2.000000 are held."
+        "Cannot sell 3 shares of outcome 0 in branch 0: only 2 are held."
     )
     with pytest.raises(InsufficientShares):
         held.apply_trade(1, quote)

@@ -1,0 +1,154 @@
+"""The request envelope: an id, one access log line, control characters refused, no 5xx text.
+
+`RequestEnvelope` is a pure ASGI middleware around the whole app (inside Starlette's
+``ServerErrorMiddleware``, outside the routing), so it sees every request once:
+
+1. **Request id.** A client's ``X-Request-ID`` is kept when it is 1–128 characters of
+   ``[A-Za-z0-9._:-]``; otherwise a fresh 32-hex-digit id is made. Either way it is echoed
+   in the response's ``X-Request-ID`` and put in the log line, so a user's report and the
+   server's log meet.
+2. **Control characters in the URL.** A decoded path or query parameter holding a control
+   character (`db.text.control_character`; NUL breaks PostgreSQL text comparisons) is a
+   422 problem naming the parameter, before any route runs. Request bodies are checked by
+   `api.schemas.base.RequestModel`.
+3. **Catch-all.** An exception no handler turned into a response becomes a 500 problem+json
+   naming the request id, logged with its traceback; it is not re-raised, so the server
+   keeps the client's keep-alive connection. (If the response had already started, the
+   exception is logged and the response ends there.)
+4. **Access log.** One line per request on the ``futarchy.access`` logger, as JSON:
+   method, route template (``/markets/{market_id}/trades``, not the raw path), status,
+   duration in ms, request id and the caller's account id (set by `api.deps` on
+   ``request.state``). Never a key, a header or a body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from db.text import control_character
+
+access_log = logging.getLogger("futarchy.access")
+error_log = logging.getLogger("futarchy.error")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text: str = value.decode("latin-1")
+            if _CLIENT_ID.fullmatch(text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
+def _url_fault(scope: Scope) -> str | None:
+    """Why the request's path or query cannot be read safely, or None."""
+    found = control_character(scope.get("path", ""))
+    if found is not None:
+        return f"the path holds the control character {found}"
+    raw = scope.get("query_string", b"")
+    if raw:
+        pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8")
+        for name, value in pairs:
+            found = control_character(name) or control_character(value)
+            if found is not None:
+                return f"the query parameter {name!r} holds the control character {found}"
+    return None
+
+
+def _problem_bytes(status: int, title: str, detail: str, request_id: str) -> bytes:
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "request_id": request_id,
+    }
+    return json.dumps(body).encode()
+
+
+class RequestEnvelope:
+    """Pure ASGI middleware; see the module docstring."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        response_started = False
+        id_header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), id_header]
+            await send(message)
+
+        async def send_problem(code: int, title: str, detail: str) -> None:
+            body = _problem_bytes(code, title, detail, request_id)
+            await send_with_id(
+                {
+                    "type": "http.response.start",
+                    "status": code,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send_with_id({"type": "http.response.body", "body": body})
+
+        try:
+            fault = _url_fault(scope)
+            if fault is not None:
+                await send_problem(422, "Invalid input", f"{fault}; send printable text")
+            else:
+                await self.app(scope, receive, send_with_id)
+        except Exception:
+            error_log.exception(
+                "unhandled error", extra={"request_id": request_id, "path": scope.get("path")}
+            )
+            if not response_started:
+                await send_problem(
+                    500,
+                    "Internal server error",
+                    f"the server failed on this request; nothing was changed. Report request "
+                    f"id {request_id} to the operator",
+                )
+        finally:
+            _log_access(scope, status, started, request_id)
+
+
+def _log_access(scope: Scope, status: int, started: float, request_id: str) -> None:
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    route: Any = scope.get("route")
+    state = scope.get("state") or {}
+    line = {
+        "method": scope.get("method"),
+        "route": getattr(route, "path", None) or "(unmatched)",
+        "status": status,
+        "ms": round((time.perf_counter() - started) * 1000, 2),
+        "request_id": request_id,
+        "account_id": state.get("account_id"),
+    }
+    access_log.info(json.dumps(line))
