@@ -1,15 +1,24 @@
-"""The `futarchy` command line. Errors are one line on stderr and a non-zero exit."""
+"""The `futarchy` command line.
+
+Errors are one line on stderr: ``error: …``. A refusal of the project's own (an unknown
+account, a bad name), a database that cannot be reached or is not migrated, and bad
+settings exit 1; a command line that does not parse (an unknown option, ``PORT=abc``)
+exits 2, as every Click program does.
+
+``run`` and ``serve`` bind ``HOST``:``PORT`` from the environment (``--host``/``--port``
+win), 127.0.0.1:8000 by default.
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
 from db.errors import FutarchyError
-from db.identity import Role, create_account, issue_api_key
+from db.identity import Role, account_by_name, create_account, issue_api_key
 from db.settings import Settings, get_settings
 
 app = typer.Typer(help="futarchy: vote on values, bet on beliefs.", no_args_is_help=True)
@@ -21,6 +30,9 @@ app.add_typer(admin_app, name="admin")
 out = Console(soft_wrap=True)  # keys and URLs stay on one line, whole, to copy
 err = Console(stderr=True, soft_wrap=True)
 
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
 
 def _settings(database_url: str | None) -> Settings:
     return Settings(database_url=database_url) if database_url else get_settings()
@@ -29,6 +41,11 @@ def _settings(database_url: str | None) -> Settings:
 DatabaseUrl = Annotated[
     str | None,
     typer.Option("--database-url", envvar="DATABASE_URL", help="SQLAlchemy URL."),
+]
+Host = Annotated[str, typer.Option("--host", envvar="HOST", help="Interface to bind (env HOST).")]
+Port = Annotated[
+    int,
+    typer.Option("--port", envvar="PORT", min=1, max=65535, help="TCP port to bind (env PORT)."),
 ]
 
 
@@ -61,16 +78,36 @@ def admin_create_account(
     from db.session import Database
 
     database = Database.from_settings(_settings(database_url))
-    with database.write() as session:
-        account = create_account(session, name, role)
-        key = issue_api_key(session, account)
+    try:
+        with database.write() as session:
+            account = create_account(session, name, role)
+            key = issue_api_key(session, account)
+    finally:
+        database.dispose()
     out.print(f"account {account.id} ({account.role}) created; API key: {key}")
+
+
+@admin_app.command("issue-key")
+def admin_issue_key(name: str, database_url: DatabaseUrl = None) -> None:
+    """Issue a new API key for an existing account, by name, and print it alone on one line.
+
+    Older keys keep working; revoke one with DELETE /accounts/{id}/keys/{key_id}.
+    """
+    from db.session import Database
+
+    database = Database.from_settings(_settings(database_url))
+    try:
+        with database.write() as session:
+            key = issue_api_key(session, account_by_name(session, name))
+    finally:
+        database.dispose()
+    typer.echo(key)
 
 
 @app.command("serve")
 def serve(
-    host: str = "127.0.0.1",
-    port: int = 8000,
+    host: Host = DEFAULT_HOST,
+    port: Port = DEFAULT_PORT,
     workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -93,11 +130,15 @@ def serve(
 
 @app.command("run")
 def run(
-    host: str = "127.0.0.1",
-    port: int = 8000,
+    host: Host = DEFAULT_HOST,
+    port: Port = DEFAULT_PORT,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """The main job: migrate, seed the demo unless present, print the admin key, serve."""
+    """The main job: migrate, seed the demo unless present, print its new keys, serve.
+
+    A demo account's key is printed once, on the start that creates the account; a restart
+    mints no key and says how to get one (``futarchy admin issue-key NAME``).
+    """
     from api.seed import seed_demo
     from db.migrate import upgrade
     from db.session import Database
@@ -105,37 +146,78 @@ def run(
     settings = _settings(database_url)
     upgrade(settings.database_url)
     database = Database.from_settings(settings)
-    with database.write() as session:
-        report = seed_demo(session)
-    database.dispose()
-    out.print(f"database: {settings.database_url} ({'seeded' if report.created else 'existing'})")
-    out.print(f"admin API key: [bold]{report.admin_key}[/bold]")
-    out.print(f"council member councillor API key: {report.councillor_key}")
-    for name, key in report.trader_keys.items():
-        out.print(f"trader {name} API key: {key}")
-    out.print(
+    try:
+        with database.write() as session:
+            report = seed_demo(session)
+    finally:
+        database.dispose()
+    say = out.print
+    say(f"database: {settings.database_url} ({'seeded' if report.created else 'existing'})")
+    if report.keys:
+        say("API keys of the new demo accounts (shown only now: keys are stored hashed):")
+        for issued in report.keys:
+            say(f"  {issued.name} ({issued.role.value}): [bold]{issued.key}[/bold]")
+    printed = {issued.name for issued in report.keys}
+    existing = [name for name in report.accounts if name not in printed]
+    if existing:
+        say(
+            f"demo accounts {', '.join(existing)} exist already; their keys were printed when "
+            "they were created. For a new key: futarchy admin issue-key NAME"
+        )
+    for seat in report.council:
+        say(
+            f"council: {seat.account} votes for {seat.bloc} "
+            f"({seat.seats} of {report.total_seats} seats, from the seat of {seat.member})"
+        )
+    say(
+        f"council rules: quorum {report.quorum}, threshold {report.threshold} "
+        f"(GET /council/rules): a motion passes when its ballots carry at least "
+        f"{report.quorum_seats} of the {report.total_seats} seats and more than "
+        f"{report.threshold} of the yes-or-no seats vote yes"
+    )
+    say(
         f"welfare metric in force: {report.metric_version_id} "
         f"(GET /metric-versions/{report.metric_version_id})"
     )
     if report.proposal_id is not None:
-        out.print(f"demo proposal: id {report.proposal_id} (GET /proposals/{report.proposal_id})")
-    out.print(f"API docs: http://{host}:{port}/docs")
+        say(f"demo proposal: id {report.proposal_id} (GET /proposals/{report.proposal_id})")
+    say(f"API docs: http://{host}:{port}/docs")
     serve(host=host, port=port, workers=1, database_url=settings.database_url)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def main() -> None:
-    """Entry point: run the Typer app, turning deliberate errors into one line."""
+    """Entry point: run the Typer app, turning every expected failure into one line."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    def fail(message: str, code: int = 1) -> NoReturn:
+        err.print(f"error: {_one_line(message)}", markup=False, highlight=False)
+        sys.exit(code)
+
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except FutarchyError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        sys.exit(1)
+        fail(str(exc))
+    except ValidationError as exc:  # settings read from the environment
+        fail("invalid settings: " + "; ".join(_setting_problem(e) for e in exc.errors()))
+    except SQLAlchemyError as exc:
+        cause = str(getattr(exc, "orig", None) or exc).strip()
+        first = cause.splitlines()[0] if cause else type(exc).__name__
+        fail(f"the database refused: {first} (is it migrated? futarchy db upgrade)")
+    except typer.TyperException as exc:  # the command line did not parse
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as asked for
+            typer.echo(exc.format_message(), err=True)
+            sys.exit(exc.exit_code)
+        fail(exc.format_message(), exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
-    except Exception as exc:  # click usage errors are handled by click; this is the rest
-        import click
+    sys.exit(code if isinstance(code, int) else 0)
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+def _setting_problem(error: Any) -> str:
+    where = ".".join(str(p) for p in error.get("loc", ()))
+    return f"{where.upper()}: {error.get('msg', 'invalid')}" if where else str(error.get("msg"))

@@ -82,7 +82,8 @@ async def current_caller(
     """The account owning the request's API key (401 if missing, unknown or revoked).
 
     A key this worker met within ``auth_cache_seconds`` is answered from memory on the
-    event loop (`api.auth`); otherwise the database is asked on a worker thread.
+    event loop (`api.auth`); otherwise the database is asked on a worker thread. A key this
+    worker revoked is refused from its next request on (`api.auth.CallerCache.forget`).
     """
     if credentials is None or not credentials.credentials:
         raise AuthenticationRequired("send an API key as 'Authorization: Bearer <key>'")
@@ -90,10 +91,13 @@ async def current_caller(
     callers: CallerCache = request.app.state.callers
     caller = callers.get(key_hash)
     if caller is None:
+        epoch = callers.epoch
         caller = await anyio.to_thread.run_sync(_lookup, database, key_hash)
         if caller is None:
-            raise AuthenticationRequired("the API key is unknown or revoked")
-        callers.put(key_hash, caller)
+            raise AuthenticationRequired(
+                "the API key is unknown or revoked; send a live key (an admin can issue one)"
+            )
+        callers.put(key_hash, caller, epoch)
     return caller
 
 

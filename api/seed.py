@@ -1,16 +1,22 @@
 """The demo that `make run` seeds into the database (idempotent across restarts).
 
-The demo is an admin, three traders, a council that adopted a real welfare metric, and one
-open proposal bound to it:
+The demo is an admin, three traders, a council that adopted a real welfare metric and can
+pass motions through the API, and one open proposal bound to that metric:
 
 - ``admin`` (role admin) receives `ADMIN_CASH` and sponsors the proposal, paying its
   subsidy `DEMO_SUBSIDY` once;
 - the welfare side (`welfare.gapminder_seed`, `welfare.council_seed`): the gapminder
   indicators and observations (142 countries and the World, 1952–2007), the HDI-like
-  metric version (an index on ``[0, 1]``), a council of one member per country with seats
-  by Penrose's rule, and the account ``councillor`` (role council) holding the seat of the
-  member with the most seats; the council adopted the metric from the first start's date
-  by a motion every member carried (`welfare.council_seed.adopt_by_demo_motion`);
+  metric version (an index on ``[0, 1]``), and a council of one member per country with
+  800 seats by Penrose's rule. It votes in continental blocs (`DEMO_COUNCIL`): each bloc's
+  council account holds the seat of its largest country and every other country of the
+  continent delegates to it, so ``councillor`` carries Asia's 295 seats,
+  ``councillor-africa`` 221, ``councillor-americas`` 139, ``councillor-europe`` 138 and
+  ``councillor-oceania`` 7. Under the default rules (quorum ½, threshold ½) no bloc passes
+  a motion alone: the votes cast must carry 400 seats, as Asia with any other bloc but
+  Oceania does, or Africa, the Americas and Europe together. The council adopted the
+  metric from the first start's date by a motion every member carried
+  (`welfare.council_seed.adopt_by_demo_motion`);
 - ``alice``, ``bob`` and ``carol`` (role trader) each receive `TRADER_CASH` and split
   `TRADER_SPLIT` of it into the proposal, so they can trade in every branch at once;
 - the proposal `DEMO_TITLE`: two alternatives and the status quo, a scalar welfare asset
@@ -18,14 +24,17 @@ open proposal bound to it:
 
 Each piece is created only when absent, looked up by name, title or content, so a restart
 changes no balance. (Creating the proposal tops the admin's cash up to the subsidy if it is
-short, and traders split what they have, up to `TRADER_SPLIT`.) Keys are stored hashed, so
-an old key cannot be shown again: every start issues each demo account a fresh key (older
-keys keep working).
+short, and traders split what they have, up to `TRADER_SPLIT`.)
+
+Keys: a demo account receives one API key when the seed creates it, reported once
+(`SeedReport.keys`). Keys are stored hashed, so a restart cannot show an old key again and
+mints none: ``futarchy admin issue-key NAME`` issues another.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -36,14 +45,23 @@ from db.types import utcnow
 from market import funding
 from market.models import AssetKind, Proposal
 from market.proposals import ProposalSpec, create_proposal
-from welfare.council_seed import adopt_by_demo_motion, most_seats, seed_demo_council
+from welfare.council_seed import Bloc, BlocSeat, adopt_by_demo_motion, seat_blocs, seed_demo_council
 from welfare.gapminder_data import country_populations
-from welfare.gapminder_seed import seed_gapminder
-from welfare.members import update_member
+from welfare.gapminder_seed import continents, seed_gapminder
+from welfare.members import current_rules, list_members
 from welfare.records import MetricVersion, VersionStatus
+from welfare.tally import share_text
 
 DEMO_ADMIN = "admin"
 DEMO_COUNCILLOR = "councillor"
+DEMO_COUNCIL = (
+    (DEMO_COUNCILLOR, "Asia"),
+    ("councillor-africa", "Africa"),
+    ("councillor-americas", "Americas"),
+    ("councillor-europe", "Europe"),
+    ("councillor-oceania", "Oceania"),
+)
+"""``(council account, continent)``: the bloc each demo council account votes for."""
 DEMO_TRADERS = ("alice", "bob", "carol")
 DEMO_TITLE = "Demo: school leaving age"
 DEMO_ALTERNATIVES = ("Leave at 17", "Leave at 18")
@@ -57,28 +75,71 @@ DEMO_WINDOW = timedelta(days=365)
 
 
 @dataclass(frozen=True)
+class DemoKey:
+    """The API key a demo account received when the seed created it (shown only now)."""
+
+    name: str
+    role: Role
+    key: str
+
+
+@dataclass(frozen=True)
+class DemoSeat:
+    """A demo council account, the bloc it votes for, and the seats its ballot carries."""
+
+    account: str
+    bloc: str
+    member: str
+    seats: int
+
+
+@dataclass(frozen=True)
 class SeedReport:
     """What the seed did.
 
     Attributes:
-        admin_key: a fresh API key of the demo admin.
-        councillor_key: a fresh API key of the demo council account (it holds a seat).
-        trader_keys: a fresh API key per demo trader, by name.
+        created: whether anything was created on this start (False on a restart).
+        keys: a key per demo account created on this start, in `demo_accounts` order; none
+            on a restart.
+        accounts: every demo account's name, whether created now or before.
+        council: each bloc's council account, its seat and the seats its ballot carries.
+        total_seats: seats in the council.
+        quorum, threshold: the council's rules in force, as exact text (``"0.5"``, ``"2/3"``).
+        quorum_seats: seats the ballots of a motion must carry, ``⌈quorum · total_seats⌉``.
         metric_version_id: the demo metric version (adopted).
         proposal_id: the demo proposal.
-        created: whether anything was created on this start (False on a restart).
     """
 
-    admin_key: str
     created: bool
-    councillor_key: str = ""
-    trader_keys: dict[str, str] = field(default_factory=dict)
+    keys: tuple[DemoKey, ...] = ()
+    accounts: tuple[str, ...] = ()
+    council: tuple[DemoSeat, ...] = ()
+    total_seats: int = 0
+    quorum: str = ""
+    threshold: str = ""
+    quorum_seats: int = 0
     metric_version_id: str = ""
     proposal_id: int | None = None
 
+    def key(self, name: str) -> str:
+        """The key issued now to the demo account ``name`` (KeyError if none was)."""
+        for issued in self.keys:
+            if issued.name == name:
+                return issued.key
+        raise KeyError(name)
 
-def _account(session: Session, name: str, role: Role, cash: int = 0) -> tuple[Account, bool]:
-    """The named account, created (and credited ``cash``) when absent."""
+
+def demo_accounts() -> tuple[tuple[str, Role], ...]:
+    """Every demo account and its role, in the order they are created and reported."""
+    return (
+        (DEMO_ADMIN, Role.ADMIN),
+        *((name, Role.COUNCIL) for name, _ in DEMO_COUNCIL),
+        *((name, Role.TRADER) for name in DEMO_TRADERS),
+    )
+
+
+def _account(session: Session, name: str, role: Role, cash: int) -> tuple[Account, bool]:
+    """The named account, created (and credited ``cash``) when absent; True if created."""
     account = session.scalar(select(Account).where(Account.name == name))
     if account is not None:
         return account, False
@@ -88,32 +149,40 @@ def _account(session: Session, name: str, role: Role, cash: int = 0) -> tuple[Ac
     return account, True
 
 
-def _seed_welfare(session: Session, admin: Account, councillor: Account) -> MetricVersion:
-    """The gapminder data and metric, the demo council with the councillor seated, and the
+def _seed_welfare(
+    session: Session, accounts: dict[str, Account]
+) -> tuple[MetricVersion, list[BlocSeat]]:
+    """The gapminder data and metric, the demo council seated in continental blocs, and the
     metric adopted by motion (only while it is a draft)."""
     version = seed_gapminder(session)
-    members = seed_demo_council(session, country_populations())
-    if not any(m.account_id == councillor.id for m in members):
-        free = [m for m in members if m.account_id is None]
-        if free:
-            update_member(session, most_seats(free).id, account_id=councillor.id)
+    seed_demo_council(session, country_populations())
+    by_continent = continents()
+    blocs = [
+        Bloc(continent, accounts[name].id, by_continent[continent])
+        for name, continent in DEMO_COUNCIL
+    ]
+    now = utcnow()
+    seats = seat_blocs(session, blocs, now=now)
     if version.status == VersionStatus.DRAFT.value:
-        now = utcnow()
-        adopt_by_demo_motion(session, version.version_id, now.date(), decided_by=admin.id, now=now)
-    return version
+        admin = accounts[DEMO_ADMIN].id
+        adopt_by_demo_motion(session, version.version_id, now.date(), decided_by=admin, now=now)
+    return version, seats
 
 
 def seed_demo(session: Session) -> SeedReport:
-    """Create whatever part of the demo is missing, and issue every demo account a new key."""
-    admin, created = _account(session, DEMO_ADMIN, Role.ADMIN, ADMIN_CASH)
-    councillor, new = _account(session, DEMO_COUNCILLOR, Role.COUNCIL)
-    created = created or new
-    traders = []
-    for name in DEMO_TRADERS:
-        trader, new = _account(session, name, Role.TRADER, TRADER_CASH)
-        traders.append(trader)
-        created = created or new
-    version = _seed_welfare(session, admin, councillor)
+    """Create whatever part of the demo is missing; issue a key to each account created."""
+    cash = {Role.ADMIN: ADMIN_CASH, Role.TRADER: TRADER_CASH, Role.COUNCIL: 0}
+    keys = []
+    accounts = {}
+    for name, role in demo_accounts():
+        account, new = _account(session, name, role, cash[role])
+        accounts[name] = account
+        if new:
+            keys.append(DemoKey(name, role, issue_api_key(session, account)))
+    created = bool(keys)
+    admin = accounts[DEMO_ADMIN]
+    traders = [accounts[name] for name in DEMO_TRADERS]
+    version, council = _seed_welfare(session, accounts)
     proposal = session.scalar(select(Proposal).where(Proposal.title == DEMO_TITLE))
     if proposal is None:
         now = utcnow()
@@ -141,11 +210,21 @@ def seed_demo(session: Session) -> SeedReport:
             if amount > 0:
                 funding.split(session, trader.id, proposal.id, amount)
         created = True
+    rules = current_rules(session)
+    names = {a.id: name for name, a in accounts.items()}
+    total_seats = sum(m.seats for m in list_members(session))
     return SeedReport(
-        admin_key=issue_api_key(session, admin),
         created=created,
-        councillor_key=issue_api_key(session, councillor),
-        trader_keys={t.name: issue_api_key(session, t) for t in traders},
+        keys=tuple(keys),
+        accounts=tuple(name for name, _ in demo_accounts()),
+        council=tuple(
+            DemoSeat(names[seat.account_id], seat.bloc, seat.chair.name, seat.seats)
+            for seat in council
+        ),
+        total_seats=total_seats,
+        quorum=share_text(rules.quorum),
+        quorum_seats=math.ceil(rules.quorum * total_seats),
+        threshold=share_text(rules.threshold),
         metric_version_id=version.version_id,
         proposal_id=proposal.id,
     )

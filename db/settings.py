@@ -21,8 +21,10 @@ class Settings(BaseSettings):
             directory; scale out with ``postgresql+psycopg://user@host:5432/db``.
         sql_echo: log every SQL statement (debugging only).
         pool_size: connections per worker for server databases.
-        auth_cache_seconds: how long a worker trusts an API key it looked up (`api.auth`);
-            0 looks every key up on every request.
+        auth_cache_seconds: how long a worker trusts an API key it looked up (`api.auth`),
+            in seconds: a key revoked through another worker keeps working on this one for
+            at most this long (the revoking worker refuses it at once); 0 looks every key
+            up on every request.
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")

@@ -5,6 +5,13 @@ members are keyed by name, so running it again creates nothing new and only refr
 populations and seats. The members are created without accounts; an admin links a council
 account to a member (``PATCH /council/members/{id}``) to let it file, vote and delegate.
 
+A council of 142 members and a handful of people needs blocs, as real assemblies of many
+constituencies have (regional groups, parliamentary groups): `seat_blocs` seats one account
+per bloc at the bloc's largest member, and every other member of the bloc that has no
+account of its own gives that chair a standing delegation (`welfare.motions.delegate`), so
+the chair's ballot carries the bloc's seats. Seats stay as Penrose apportioned them; the
+tally counts delegated seats as its rules say (`welfare.tally`).
+
 `adopt_by_demo_motion` has the demo council adopt a metric version the only way a version
 is ever adopted: by a passed ``adopt_metric_version`` motion, counted by the real tally.
 """
@@ -12,15 +19,25 @@ is ever adopted: by a passed ``adopt_metric_version`` motion, counted by the rea
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db.types import utcnow
 from welfare.apportion import DEFAULT_ASSEMBLY_SIZE
-from welfare.council import CouncilMember, MotionKind
+from welfare.council import CouncilMember, Delegation, MotionKind
 from welfare.errors import InvalidWelfareInput
-from welfare.members import current_rules, list_members, reapportion, set_rules
-from welfare.motions import Decision, cast_ballot, decide, file_motion
+from welfare.members import current_rules, list_members, reapportion, set_rules, update_member
+from welfare.motions import (
+    Decision,
+    cast_ballot,
+    decide,
+    delegate,
+    delegations_in_force,
+    file_motion,
+)
 from welfare.seats import SeatMethod
 from welfare.tally import Choice
 
@@ -76,6 +93,93 @@ def seed_demo_council(
 def most_seats(members: Sequence[CouncilMember]) -> CouncilMember:
     """The member with the most seats (the lowest id among equals): the demo's chair."""
     return max(members, key=lambda m: (m.seats, -m.id))
+
+
+@dataclass(frozen=True, slots=True)
+class Bloc:
+    """Members who vote through one seated account.
+
+    Attributes:
+        name: the bloc's name (the demo's are continents).
+        account_id: the council account that acts for the bloc.
+        members: the names of its members.
+    """
+
+    name: str
+    account_id: int
+    members: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class BlocSeat:
+    """A bloc's chair and the seats its ballot carries.
+
+    Attributes:
+        bloc: the bloc's name.
+        account_id: the account holding the chair's seat.
+        chair: the member the account acts for.
+        seats: the chair's own seats plus those of members delegating to it directly.
+    """
+
+    bloc: str
+    account_id: int
+    chair: CouncilMember
+    seats: int
+
+
+def seat_blocs(
+    session: Session, blocs: Sequence[Bloc], *, now: datetime | None = None
+) -> list[BlocSeat]:
+    """Seat each bloc's account and gather the bloc's votes behind it. Idempotent.
+
+    For each bloc, in order: the account keeps the seat it holds, else takes the seat of the
+    bloc's member with `most_seats` among those without an account. Every other member of
+    the bloc without an account that never delegated then delegates to that chair (created
+    at ``now``). A bloc whose members all have accounts gets no chair and is left out.
+
+    Raises:
+        InvalidWelfareInput: a member in two blocs, or an account without the council role.
+        UnknownAccount: no such account.
+    """
+    now = now or utcnow()
+    seen: set[str] = set()
+    for bloc in blocs:
+        twice = sorted(seen & bloc.members)
+        if twice:
+            raise InvalidWelfareInput(
+                f"{', '.join(twice)} cannot be in two blocs; put each member in one bloc"
+            )
+        seen |= bloc.members
+    ever_delegated = set(session.scalars(select(Delegation.member_id).distinct()))
+    everyone = list_members(session)  # update_member changes these same objects
+    chairs: list[tuple[Bloc, CouncilMember]] = []
+    for bloc in blocs:
+        members = [m for m in everyone if m.name in bloc.members]
+        chair = next((m for m in everyone if m.account_id == bloc.account_id), None)
+        if chair is None:
+            free = [m for m in members if m.account_id is None]
+            if not free:
+                continue
+            chair = update_member(session, most_seats(free).id, account_id=bloc.account_id)
+        for member in members:
+            if (
+                member.id != chair.id
+                and member.account_id is None
+                and member.id not in ever_delegated
+            ):
+                delegate(session, member, chair.id, now=now)
+        chairs.append((bloc, chair))
+    in_force = delegations_in_force(session)
+    seats = {m.id: m.seats for m in everyone}
+    return [
+        BlocSeat(
+            bloc=bloc.name,
+            account_id=bloc.account_id,
+            chair=chair,
+            seats=chair.seats + sum(seats[m] for m, d in in_force.items() if d == chair.id),
+        )
+        for bloc, chair in chairs
+    ]
 
 
 def adopt_by_demo_motion(

@@ -4,7 +4,8 @@ Idempotent: indicators are created only if missing, an indicator's gapminder obs
 only if none from the gapminder source are stored yet, and the metric version is keyed by
 its content, so running the seed again adds nothing. The version is a *draft*: only a passed
 council motion adopts it. The demo council is `welfare.council_seed.seed_demo_council` with
-`welfare.gapminder_data.country_populations`.
+`welfare.gapminder_data.country_populations`, voting in continental blocs (`continents`,
+`welfare.council_seed.seat_blocs`).
 """
 
 from __future__ import annotations
@@ -70,3 +71,14 @@ def seed_gapminder(session: Session) -> MetricVersion:
             )
     session.flush()
     return create_version(session, data.HDI_LIKE_DEFINITION)
+
+
+def continents() -> dict[str, frozenset[str]]:
+    """The gapminder countries by continent (Africa, Americas, Asia, Europe, Oceania).
+
+    With the demo council's 800 Penrose seats these hold 221, 139, 295, 138 and 7 seats.
+    """
+    found: dict[str, set[str]] = {}
+    for row in data.load_rows():
+        found.setdefault(row.continent, set()).add(row.country)
+    return {name: frozenset(countries) for name, countries in sorted(found.items())}

@@ -1,46 +1,71 @@
-"""The `make run` demo: created once, idempotent across restarts, its keys work."""
+"""The `make run` demo: created once, idempotent across restarts, its keys work, and its
+council passes a motion through the API alone, as the README shows a newcomer."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.seed import (
     ADMIN_CASH,
+    DEMO_COUNCILLOR,
     DEMO_SUBSIDY,
     DEMO_TRADERS,
     TRADER_CASH,
     TRADER_SPLIT,
+    DemoSeat,
     seed_demo,
 )
-from db.identity import Account
+from db.identity import Account, ApiKey, Role, create_account
 from db.session import Database
 from market.conservation import check_conservation
 from market.models import Proposal
 from tests.helpers import auth
+from welfare.council_seed import Bloc, seat_blocs, seed_demo_council
+from welfare.errors import InvalidWelfareInput
+from welfare.gapminder_data import country_populations
+from welfare.members import list_members, update_member
+from welfare.motions import delegations_in_force
+
+COUNCIL_ACCOUNTS = (
+    "councillor",
+    "councillor-africa",
+    "councillor-americas",
+    "councillor-europe",
+    "councillor-oceania",
+)
 
 
-def test_the_demo_is_seeded_once_and_its_keys_work(client: TestClient, db: Database) -> None:
+def test_the_demo_is_seeded_once_and_a_restart_mints_no_key(
+    client: TestClient, db: Database
+) -> None:
     with db.write() as session:
         first = seed_demo(session)
     with db.write() as session:
         second = seed_demo(session)
     assert first.created is True
+    assert [k.name for k in first.keys] == ["admin", *COUNCIL_ACCOUNTS, *DEMO_TRADERS]
+    assert [k.role for k in first.keys] == [Role.ADMIN] + [Role.COUNCIL] * 5 + [Role.TRADER] * 3
     assert second.created is False
+    assert second.keys == ()  # keys are stored hashed: a restart cannot show one, mints none
+    assert second.accounts == first.accounts
     assert second.proposal_id == first.proposal_id
-    assert set(first.trader_keys) == set(DEMO_TRADERS)
-    assert second.admin_key != first.admin_key  # a fresh key each start; both work
     with db.read() as session:
         assert session.scalar(select(func.count(Proposal.id))) == 1
-        assert session.scalar(select(func.count(Account.id))) == 2 + len(DEMO_TRADERS)
+        assert session.scalar(select(func.count(Account.id))) == 1 + 5 + len(DEMO_TRADERS)
+        assert session.scalar(select(func.count(ApiKey.id))) == 1 + 5 + len(DEMO_TRADERS)
         assert check_conservation(session).ok
 
-    for key in (first.admin_key, second.admin_key):
-        assert client.get("/accounts/me", headers=auth(key)).json()["role"] == "admin"
-    admin = client.get("/me/balances", headers=auth(second.admin_key)).json()
+    admin_key = first.key("admin")
+    assert client.get("/accounts/me", headers=auth(admin_key)).json()["role"] == "admin"
+    admin = client.get("/me/balances", headers=auth(admin_key)).json()
     assert admin["cash"] == str((ADMIN_CASH - DEMO_SUBSIDY) // 1_000_000)
 
-    proposal = client.get(f"/proposals/{first.proposal_id}", headers=auth(second.admin_key)).json()
+    proposal = client.get(f"/proposals/{first.proposal_id}", headers=auth(admin_key)).json()
     assert proposal["status"] == "open"
     assert [m["branch_name"] for m in proposal["markets"]] == [
         "Leave at 17",
@@ -49,7 +74,7 @@ def test_the_demo_is_seeded_once_and_its_keys_work(client: TestClient, db: Datab
     ]
     assert {m["trading"] for m in proposal["markets"]} == {True}
 
-    alice = second.trader_keys["alice"]
+    alice = first.key("alice")
     balances = client.get("/me/balances", headers=auth(alice)).json()
     assert balances["cash"] == str((TRADER_CASH - TRADER_SPLIT) // 1_000_000)
     assert {b["cash"] for b in balances["branches"]} == {str(TRADER_SPLIT // 1_000_000)}
@@ -62,6 +87,49 @@ def test_the_demo_is_seeded_once_and_its_keys_work(client: TestClient, db: Datab
     assert trade.status_code == 201
 
 
+def test_the_demo_council_votes_in_continental_blocs_under_penrose_seats(db: Database) -> None:
+    with db.write() as session:
+        report = seed_demo(session)
+    assert report.total_seats == 800
+    assert (report.quorum, report.threshold, report.quorum_seats) == ("0.5", "0.5", 400)
+    assert report.council == (
+        DemoSeat("councillor", "Asia", "China", 295),
+        DemoSeat("councillor-africa", "Africa", "Nigeria", 221),
+        DemoSeat("councillor-americas", "Americas", "United States", 139),
+        DemoSeat("councillor-europe", "Europe", "Germany", 138),
+        DemoSeat("councillor-oceania", "Oceania", "Australia", 7),
+    )
+    with db.write() as session:
+        again = seed_demo(session)
+    assert again.council == report.council  # no second seat, no second delegation
+    with db.read() as session:
+        members = list_members(session)
+        assert len(members) == 142
+        assert sum(m.seats for m in members) == 800
+        assert max(m.seats for m in members) == 44  # China: Penrose seats are unchanged
+        seated = {m.name for m in members if m.account_id is not None}
+        assert seated == {"China", "Nigeria", "United States", "Germany", "Australia"}
+        assert len(delegations_in_force(session)) == 142 - 5
+
+
+def test_a_demo_seeded_by_an_older_version_gains_the_blocs_and_keys_only_for_new_accounts(
+    db: Database,
+) -> None:
+    with db.write() as session:  # the old demo: councillor alone, on China's seat
+        councillor = create_account(session, DEMO_COUNCILLOR, "council")
+        members = seed_demo_council(session, country_populations())
+        china = next(m for m in members if m.name == "China")
+        update_member(session, china.id, account_id=councillor.id)
+    with db.write() as session:
+        report = seed_demo(session)
+    assert [k.name for k in report.keys] == [
+        "admin",
+        *COUNCIL_ACCOUNTS[1:],
+        *DEMO_TRADERS,
+    ]
+    assert report.council[0] == DemoSeat("councillor", "Asia", "China", 295)
+
+
 def test_the_demo_council_adopted_the_gapminder_metric_the_proposal_trades(
     client: TestClient, db: Database
 ) -> None:
@@ -70,7 +138,7 @@ def test_the_demo_council_adopted_the_gapminder_metric_the_proposal_trades(
     with db.write() as session:
         again = seed_demo(session)
     assert again.metric_version_id == report.metric_version_id
-    key = report.councillor_key
+    key = report.key("councillor")
     version = client.get(f"/metric-versions/{report.metric_version_id}", headers=auth(key)).json()
     assert version["status"] == "adopted"
     assert version["name"] == "HDI-like welfare (gapminder demo)"
@@ -78,11 +146,6 @@ def test_the_demo_council_adopted_the_gapminder_metric_the_proposal_trades(
     assert len(motions) == 1  # the restart filed no second motion
     assert motions[0]["id"] == version["adopted_by_motion_id"]
     assert motions[0]["result"]["outcome"] == "passed"
-    members = client.get("/council/members", headers=auth(key)).json()
-    assert len(members) == 142
-    assert sum(m["seats"] for m in members) == 800
-    seated = [m for m in members if m["account_id"] is not None]
-    assert [m["name"] for m in seated] == ["China"]  # the most seats, held by the councillor
     proposal = client.get(f"/proposals/{report.proposal_id}", headers=auth(key)).json()
     assert proposal["metric_version_id"] == report.metric_version_id
     assert (proposal["lo"], proposal["hi"]) == (0.0, 1.0)
@@ -94,3 +157,73 @@ def test_the_demo_council_adopted_the_gapminder_metric_the_proposal_trades(
     )
     assert preview.status_code == 200, preview.text
     assert 0.6 < preview.json()["value"] < 0.8
+
+
+def test_a_newcomer_files_votes_and_passes_a_motion_with_the_demo_council_keys(
+    client: TestClient, db: Database
+) -> None:
+    """The README's "Try the council", request for request (the wait shortened to seconds)."""
+    with db.write() as session:
+        report = seed_demo(session)
+    asia, africa = report.key("councillor"), report.key("councillor-africa")
+    rules = client.get("/council/rules", headers=auth(asia)).json()
+    assert (rules["quorum"], rules["threshold"]) == ("0.5", "0.5")
+
+    deadline = (datetime.now(UTC) + timedelta(seconds=3)).isoformat().replace("+00:00", "Z")
+    motion = {
+        "kind": "change_rules",
+        "title": "Require a two-thirds majority",
+        "payload": {"threshold": "2/3"},
+        "deadline": deadline,
+    }
+    filed = client.post("/council/motions", json=motion, headers=auth(asia))
+    assert filed.status_code == 201, filed.text
+    assert filed.json()["status"] == "open"
+    alone = client.post(
+        "/council/motions", json={**motion, "title": "Asia alone"}, headers=auth(asia)
+    )
+    assert alone.status_code == 201, alone.text
+    motion_id, alone_id = filed.json()["id"], alone.json()["id"]
+
+    for key in (asia, africa):
+        ballot = client.post(
+            f"/council/motions/{motion_id}/ballots", json={"choice": "yes"}, headers=auth(key)
+        )
+        assert ballot.status_code == 201, ballot.text
+    ballot = client.post(
+        f"/council/motions/{alone_id}/ballots", json={"choice": "yes"}, headers=auth(asia)
+    )
+    assert ballot.status_code == 201, ballot.text
+
+    too_soon = client.post(f"/council/motions/{motion_id}/decide", headers=auth(asia))
+    assert too_soon.status_code == 409
+    time.sleep(max(0.0, (datetime.fromisoformat(deadline) - datetime.now(UTC)).total_seconds()))
+    time.sleep(0.1)
+
+    decided = client.post(f"/council/motions/{motion_id}/decide", headers=auth(asia))
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["status"] == "passed"
+    result = decided.json()["result"]
+    assert (result["yes_weight"], result["no_weight"], result["total_weight"]) == (516, 0, 800)
+    assert result["quorum_met"] is True  # 295 + 221 = 516 ≥ 400
+    assert result["effect_status"] == "applied"
+    assert client.get("/council/rules", headers=auth(asia)).json()["threshold"] == "2/3"
+
+    rejected = client.post(f"/council/motions/{alone_id}/decide", headers=auth(africa))
+    assert rejected.status_code == 200, rejected.text
+    assert rejected.json()["status"] == "rejected"
+    assert rejected.json()["result"]["yes_weight"] == 295
+    assert rejected.json()["result"]["quorum_met"] is False  # one bloc: 295 < 400
+
+
+def test_a_member_cannot_be_in_two_blocs(db: Database) -> None:
+    with db.write() as session:
+        asia = create_account(session, "asia", "council")
+        europe = create_account(session, "europe", "council")
+        seed_demo_council(session, [("Turkey", 70_000_000), ("France", 60_000_000)], seats=10)
+        blocs = [
+            Bloc("Asia", asia.id, frozenset({"Turkey"})),
+            Bloc("Europe", europe.id, frozenset({"Turkey", "France"})),
+        ]
+        with pytest.raises(InvalidWelfareInput, match="Turkey cannot be in two blocs"):
+            seat_blocs(session, blocs)
