@@ -146,29 +146,28 @@ def run_once(
         if stored is not None:  # a concurrent twin committed first (and maybe caused this)
             return _replay(stored)
         refusal = domain_problem(exc)
+        text = bytes(refusal.body).decode()
         try:
-            record(
-                session,
-                account_id,
-                idem.key,
-                hash_,
-                refusal.status_code,
-                bytes(refusal.body).decode(),
-            )
-        except IntegrityError:
-            return _replay_or_raise(session, account_id, idem, hash_)
+            record(session, account_id, idem.key, hash_, refusal.status_code, text)
+        except IntegrityError as conflict:
+            return _replay_or_raise(session, account_id, idem, hash_, conflict)
         return refusal
     return Response(content=text, status_code=status_code, media_type="application/json")
 
 
 def _replay_or_raise(
-    session: Session, account_id: int, idem: IdempotentRequest, hash_: str
+    session: Session,
+    account_id: int,
+    idem: IdempotentRequest,
+    hash_: str,
+    conflict: IntegrityError,
 ) -> Response:
-    """After a conflict on the key: roll back and replay the stored response, or re-raise."""
+    """After ``conflict`` on an INSERT: roll back and replay the response stored under the
+    key, or raise ``conflict`` when none is (it was another constraint)."""
     session.rollback()
     stored = find(session, account_id, idem.key, hash_)
     if stored is None:
-        raise
+        raise conflict
     return _replay(stored)
 
 

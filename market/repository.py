@@ -381,9 +381,33 @@ def positions_of(
     *,
     proposal_id: int | None = None,
     market_id: int | None = None,
+    after_market_id: int = 0,
+    limit_markets: int = MAX_PAGE,
 ) -> Sequence[Any]:
-    """An account's non-empty positions with their market:
-    ``(market_id, proposal_id, branch_index, branch_name, outcome, outcomes, shares_micros)``."""
+    """An account's non-empty positions with their market, a page of markets at a time:
+    ``(market_id, proposal_id, branch_index, branch_name, outcome, outcomes, shares_micros)``
+    of the first ``limit_markets`` markets (at most `MAX_PAGE`) with ``id > after_market_id``
+    in which it holds shares, by market id, then outcome. A page holds whole markets, so no
+    market's outcomes are split across pages."""
+    held = select(POSITION.c.market_id).where(
+        POSITION.c.account_id == account_id,
+        POSITION.c.shares_micros > 0,
+        POSITION.c.market_id > after_market_id,
+    )
+    if proposal_id is not None:
+        held = held.join(MARKET, MARKET.c.id == POSITION.c.market_id).where(
+            MARKET.c.proposal_id == proposal_id
+        )
+    if market_id is not None:
+        held = held.where(POSITION.c.market_id == market_id)
+    page = (
+        held.group_by(POSITION.c.market_id)
+        .order_by(POSITION.c.market_id)
+        .limit(min(limit_markets, MAX_PAGE))
+    )
+    markets = list(session.scalars(page))
+    if not markets:
+        return []
     stmt = (
         select(
             POSITION.c.market_id,
@@ -395,14 +419,13 @@ def positions_of(
             POSITION.c.shares_micros,
         )
         .join(MARKET, MARKET.c.id == POSITION.c.market_id)
-        .where(POSITION.c.account_id == account_id, POSITION.c.shares_micros > 0)
+        .where(
+            POSITION.c.account_id == account_id,
+            POSITION.c.shares_micros > 0,
+            POSITION.c.market_id.in_(markets),
+        )
     )
-    if proposal_id is not None:
-        stmt = stmt.where(MARKET.c.proposal_id == proposal_id)
-    if market_id is not None:
-        stmt = stmt.where(POSITION.c.market_id == market_id)
-    order = (MARKET.c.proposal_id, MARKET.c.branch_index, POSITION.c.outcome)
-    return session.execute(stmt.order_by(*order)).all()
+    return session.execute(stmt.order_by(POSITION.c.market_id, POSITION.c.outcome)).all()
 
 
 # --- trades --------------------------------------------------------------------------------

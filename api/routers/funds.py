@@ -19,7 +19,7 @@ router = APIRouter(tags=["funds"])
 
 
 @router.post(
-    "/accounts/{account_id}/credit",
+    "/accounts/{account_id:int}/credit",
     operation_id="credit_cash",
     response_model=CashRead,
     responses=problem_responses(400, 401, 403, 404, 422),
@@ -45,7 +45,7 @@ async def credit(
 
 
 @router.post(
-    "/accounts/{account_id}/debit",
+    "/accounts/{account_id:int}/debit",
     operation_id="debit_cash",
     response_model=CashRead,
     responses=problem_responses(400, 401, 403, 404, 409, 422),
@@ -71,7 +71,7 @@ async def debit(
 
 
 @router.post(
-    "/proposals/{proposal_id}/split",
+    "/proposals/{proposal_id:int}/split",
     operation_id="split_cash",
     response_model=BalancesRead,
     responses=problem_responses(400, 401, 403, 404, 409, 422),
@@ -101,7 +101,7 @@ async def split(
 
 
 @router.post(
-    "/proposals/{proposal_id}/merge",
+    "/proposals/{proposal_id:int}/merge",
     operation_id="merge_cash",
     response_model=BalancesRead,
     responses=problem_responses(400, 401, 403, 404, 409, 422),

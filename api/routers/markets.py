@@ -34,7 +34,9 @@ def list_(
     )
 
 
-@router.get("/{market_id}", operation_id="get_market", responses=problem_responses(401, 404, 422))
+@router.get(
+    "/{market_id:int}", operation_id="get_market", responses=problem_responses(401, 404, 422)
+)
 def read(market_id: MarketId, session: ReadSession, _caller: CurrentCaller) -> MarketRead:
     """One market: its state, current prices and the expected welfare they imply."""
     market = repo.get_market(session, market_id)
@@ -42,7 +44,7 @@ def read(market_id: MarketId, session: ReadSession, _caller: CurrentCaller) -> M
 
 
 @router.get(
-    "/{market_id}/prices",
+    "/{market_id:int}/prices",
     operation_id="get_price_history",
     responses=problem_responses(401, 404, 422),
 )
@@ -65,7 +67,7 @@ def prices(
 
 
 @router.post(
-    "/{market_id}/quote",
+    "/{market_id:int}/quote",
     operation_id="quote_order",
     responses=problem_responses(401, 404, 409, 422),
 )

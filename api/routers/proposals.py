@@ -73,7 +73,7 @@ def list_(
 
 
 @router.get(
-    "/{proposal_id}", operation_id="get_proposal", responses=problem_responses(401, 404, 422)
+    "/{proposal_id:int}", operation_id="get_proposal", responses=problem_responses(401, 404, 422)
 )
 def read(proposal_id: ProposalId, session: ReadSession, _caller: CurrentCaller) -> ProposalRead:
     """One proposal with its markets, current prices and each branch's expected welfare."""
@@ -82,7 +82,7 @@ def read(proposal_id: ProposalId, session: ReadSession, _caller: CurrentCaller) 
 
 
 @router.post(
-    "/{proposal_id}/close",
+    "/{proposal_id:int}/close",
     operation_id="close_proposal",
     responses=problem_responses(401, 403, 404, 409, 422),
 )

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/markets", tags=["trades"])
 
 
 @router.post(
-    "/{market_id}/trades",
+    "/{market_id:int}/trades",
     status_code=status.HTTP_201_CREATED,
     operation_id="execute_trade",
     response_model=TradeRead,

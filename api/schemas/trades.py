@@ -157,6 +157,14 @@ class TradeRecordRead(BaseModel):
         )
 
 
+class PositionPage(BaseModel):
+    """A page of positions, whole markets at a time, by market id. To read on, pass
+    ``after_id`` = ``next_after_id`` (a market id); it is null on the last page."""
+
+    positions: list[PositionRead]
+    next_after_id: int | None
+
+
 class TradePage(BaseModel):
     """A page of trades by id. To read on, pass ``after_id`` = ``next_after_id``."""
 

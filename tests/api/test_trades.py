@@ -46,7 +46,7 @@ def _split(client: TestClient, demo: Demo, key: str, amount: str = "50") -> None
 def _snapshot(client: TestClient, demo: Demo, key: str) -> dict[str, Any]:
     return {
         "balances": client.get("/me/balances", headers=auth(key)).json(),
-        "positions": client.get("/me/positions", headers=auth(key)).json(),
+        "positions": client.get("/me/positions", headers=auth(key)).json()["positions"],
         "market": client.get(f"/markets/{demo.market_ids[0]}", headers=auth(key)).json(),
     }
 
@@ -104,7 +104,10 @@ def test_buy_then_sell_moves_branch_cash_positions_and_prices(
     assert sold.json()["position_after"] == "0"
     assert _micros(sold.json()["branch_cash_after"]) == 50 * UNIT - cost + proceeds
 
-    assert client.get("/me/positions", headers=auth(alice)).json() == []
+    assert client.get("/me/positions", headers=auth(alice)).json() == {
+        "positions": [],
+        "next_after_id": None,
+    }
     mine = client.get("/me/trades", headers=auth(alice)).json()
     assert [(t["side"], t["shares"]) for t in mine["trades"]] == [("buy", "5"), ("sell", "5")]
     assert mine["trades"][0]["trade_id"] == trade["trade_id"]
@@ -129,7 +132,7 @@ def test_buy_by_spend_pays_at_most_the_amount(client: TestClient, demo: Demo) ->
     assert 9.99 * UNIT < _micros(body["cash"]) <= 10 * UNIT
     shares = _micros(body["shares"]) / UNIT
     assert 0 <= _micros(body["cash"]) - _buy_cost(shares) * UNIT <= 2
-    positions = client.get("/me/positions", headers=auth(bob)).json()
+    positions = client.get("/me/positions", headers=auth(bob)).json()["positions"]
     assert positions == [
         {
             "market_id": market,
@@ -310,3 +313,22 @@ def test_buying_a_bin_moves_the_expected_welfare_toward_it(
     assert after["expected_welfare"] > before["expected_welfare"]
     expected = sum(p * m for p, m in zip(after["prices"], (5, 15, 30), strict=True))
     assert math.isclose(after["expected_welfare"], expected, rel_tol=1e-12)
+
+
+def test_positions_are_paged_by_whole_markets(client: TestClient, demo: Demo) -> None:
+    """Bob holds both outcomes in branch 0 and LONG in branch 2: with limit=1 the first page
+    is market 0's two positions, the second market 2's one, and then the cursor is null."""
+    bob = demo.trader_keys[1]
+    _split(client, demo, bob, "20")
+    first, _, last = demo.market_ids
+    for market, outcome in [(first, 0), (first, 1), (last, 0)]:
+        order = {"outcome": outcome, "side": "buy", "shares": "1"}
+        assert post(client, f"/markets/{market}/trades", bob, order).status_code == 201
+    page1 = client.get("/me/positions?limit=1", headers=auth(bob)).json()
+    assert [(p["market_id"], p["outcome"]) for p in page1["positions"]] == [(first, 0), (first, 1)]
+    assert page1["next_after_id"] == first
+    page2 = client.get(f"/me/positions?limit=1&after_id={first}", headers=auth(bob)).json()
+    assert [(p["market_id"], p["outcome"]) for p in page2["positions"]] == [(last, 0)]
+    assert page2["next_after_id"] == last
+    page3 = client.get(f"/me/positions?limit=1&after_id={last}", headers=auth(bob)).json()
+    assert page3 == {"positions": [], "next_after_id": None}
