@@ -98,6 +98,7 @@ async def current_caller(
                 "the API key is unknown or revoked; send a live key (an admin can issue one)"
             )
         callers.put(key_hash, caller, epoch)
+    request.state.account_id = caller.account_id  # for the access log line (api.middleware)
     return caller
 
 
