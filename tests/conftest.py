@@ -5,7 +5,8 @@ The database is built only by running the Alembic migrations, as in production.
 - SQLite: migrated once per session into a template file; each test gets a fresh copy.
 - PostgreSQL: one throw-away database per session on 127.0.0.1:5432 (override with
   ``FUTARCHY_TEST_PG_URL``), migrated once and truncated after each test. Tests marked
-  ``pg`` are skipped, with the reason, only when no server answers.
+  ``pg`` are skipped, with the reason, only when no server answers, and never under
+  ``CI=true``: there they fail.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def pg_url() -> Iterator[str]:
     try:
         admin = _pg_admin_connect()
     except Exception as exc:  # any connection failure means: no server here
+        if os.environ.get("CI") == "true":  # CI must test PostgreSQL, never skip it
+            pytest.fail(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
     name = f"futarchy_test_{uuid.uuid4().hex[:12]}"
     admin.execute(f'CREATE DATABASE "{name}"')
