@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.deps import CurrentCaller
+from api.openapi import contract
+from db.session import Database
+from db.settings import Settings
 from tests.api.conftest import Demo, post
 from tests.helpers import auth
 
@@ -132,3 +138,62 @@ def test_no_two_routers_claim_one_method_and_path() -> None:
         "markets",
         "markets",
     ]
+
+
+PUBLIC = {("get", "/healthz"), ("get", "/readyz")}
+"""Operations anyone may call without a key."""
+
+
+def test_every_route_documents_its_errors(openapi: dict[str, Any]) -> None:
+    """The gate against a route added without its errors: every operation documents each
+    error status its shape implies, as problem+json. A key → 401; a path or query
+    parameter or a body → 422; a JSON body → 400 (malformed JSON); an Idempotency-Key →
+    400, required, at most 255 characters. No operation documents FastAPI's default
+    ``application/json`` validation error."""
+    operations = [
+        (method, path, op)
+        for path, item in openapi["paths"].items()
+        for method, op in item.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+    assert len(operations) >= 50
+    for method, path, op in operations:
+        where = (method, path)
+        responses = op["responses"]
+        errors = {code for code in responses if code[0] in "45"}
+        for code in errors:
+            assert list(responses[code].get("content", {})) == ["application/problem+json"], (
+                where,
+                code,
+            )
+        if where not in PUBLIC:
+            assert "401" in errors, where
+        params = [p for p in op.get("parameters", []) if p["in"] in {"path", "query"}]
+        body = op.get("requestBody", {}).get("content", {})
+        if params or body:
+            assert "422" in errors, where
+        if "application/json" in body:
+            assert "400" in errors, where
+        for header in (p for p in op.get("parameters", []) if p["in"] == "header"):
+            if header["name"] == "Idempotency-Key":
+                assert header["required"] is True, where
+                assert header["schema"]["maxLength"] == 255, where
+                assert "400" in errors, where
+    schemas = openapi.get("components", {}).get("schemas", {})
+    assert "HTTPValidationError" not in schemas
+
+
+careless = APIRouter()
+
+
+@careless.get("/careless/{thing_id}")
+def _careless(thing_id: int, _caller: CurrentCaller) -> dict[str, int]:
+    return {"thing_id": thing_id}
+
+
+def test_the_gate_would_catch_a_route_without_documented_errors(db: Database) -> None:
+    """A route added with no ``responses=`` lacks the 401 the test above demands."""
+    app = create_app(Settings(database_url=db.url), database=db)
+    app.include_router(careless)
+    responses = contract(app)["paths"]["/careless/{thing_id}"]["get"]["responses"]
+    assert "401" not in responses
