@@ -11,12 +11,13 @@ its effect through `idempotent` (which is `run_once` in its own write transactio
    path or body) → 422 (`IdempotencyKeyReused`);
 3. otherwise the effect runs and its response is stored with `market.idempotency.record`
    in the SAME transaction, so the effect and its record commit together or not at all;
-4. a request that began executing and was refused by the domain (409 insufficient funds,
-   404 unknown market, 422 a bad outcome…) has that refusal as its outcome, as Stripe
-   does: its effect is rolled back and the problem response is stored under the key, so
-   a retry with the same key replays the refusal, even after the cause was fixed (send a
+4. a request that began executing and was refused by the state it met (409 insufficient
+   funds, a closed market, a price limit; 404 unknown market) has that refusal as its
+   outcome, as Stripe does: its effect is rolled back and the problem response is stored
+   under the key, so a retry with the same key replays the refusal, even after the cause was fixed (send a
    new key to try again). What never began (a 401, 403, a malformed body or header) is
-   not stored;
+   not stored, nor a domain 422 (`InvalidInputError`): it depends on the request alone, so
+   a retry meets the same refusal anyway;
 5. two concurrent requests with one key (possible on PostgreSQL, where writers run in
    parallel): the second one's INSERT meets the unique ``(account, key)`` constraint once
    the first commits; it rolls back its whole transaction (its effect too) and replays
@@ -43,7 +44,7 @@ from sqlalchemy.orm import Session
 
 from api.problems import PROBLEM_JSON, BadRequest, domain_problem
 from api.transactions import run_write
-from db.errors import FutarchyError
+from db.errors import FutarchyError, InvalidInputError
 from db.session import Database
 from market.idempotency import MAX_KEY_LENGTH, StoredResponse, find, record, request_hash
 
@@ -138,9 +139,12 @@ def run_once(
         # A concurrent request with this key committed first (our INSERT met its key):
         # undo ours and replay theirs.
         return _replay_or_raise(session, account_id, idem, hash_, conflict)
+    except InvalidInputError:
+        raise  # a function of the request alone: a retry meets the same 422; store nothing
     except FutarchyError as exc:
-        # The request began executing and was refused: undo its effect, then store the
-        # refusal as its outcome, so a retry replays it rather than acting later.
+        # The request began executing and was refused by the state it met: undo its
+        # effect, then store the refusal as its outcome, so a retry replays it rather than
+        # acting later.
         session.rollback()
         stored = find(session, account_id, idem.key, hash_)
         if stored is not None:  # a concurrent twin committed first (and maybe caused this)

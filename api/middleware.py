@@ -11,11 +11,15 @@
    character (`db.text.control_character`; NUL breaks PostgreSQL text comparisons) is a
    422 problem naming the parameter, before any route runs. Request bodies are checked by
    `api.schemas.base.RequestModel`.
-3. **Catch-all.** An exception no handler turned into a response becomes a 500 problem+json
+3. **Bodies.** A body (other than a CSV upload, which its route streams and caps itself)
+   larger than `MAX_BODY_BYTES` is a 413, and a JSON body nested deeper than
+   `MAX_JSON_DEPTH` a 400, before any route parses it (Python's JSON reader would recurse
+   once per level; no schema here nests past a handful).
+4. **Catch-all.** An exception no handler turned into a response becomes a 500 problem+json
    naming the request id, logged with its traceback; it is not re-raised, so the server
    keeps the client's keep-alive connection. (If the response had already started, the
    exception is logged and the response ends there.)
-4. **Access log.** One line per request on the ``futarchy.access`` logger, as JSON:
+5. **Access log.** One line per request on the ``futarchy.access`` logger, as JSON:
    method, route template (``/markets/{market_id}/trades``, not the raw path), status,
    duration in ms, request id and the caller's account id (set by `api.deps` on
    ``request.state``). Never a key, a header or a body.
@@ -31,6 +35,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
+import numpy as np
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.text import control_character
@@ -39,7 +44,31 @@ access_log = logging.getLogger("futarchy.access")
 error_log = logging.getLogger("futarchy.error")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+"""Largest request body read (4 MiB: a batch of 10,000 observations is about 1.5 MiB)."""
+
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects a JSON body may have."""
+
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+_STEP = np.zeros(256, dtype=np.int64)
+_STEP[list(b"[{")] = 1
+_STEP[list(b"]}")] = -1
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Does ``body`` open more than ``limit`` arrays and objects at once?
+
+    Strings are removed; the depth is then the largest running sum of +1 per ``[`` or
+    ``{`` and −1 per ``]`` or ``}`` (numpy, at C speed). Unclosed brackets count too:
+    Python's JSON reader recurses into them before it finds the body is cut short."""
+    code = np.frombuffer(_JSON_STRING.sub(b"", body), dtype=np.uint8)
+    if code.size == 0:
+        return False
+    return bool(np.cumsum(_STEP[code]).max() > limit)
 
 
 def _request_id(scope: Scope) -> str:
@@ -65,6 +94,58 @@ def _url_fault(scope: Scope) -> str | None:
             if found is not None:
                 return f"the query parameter {name!r} holds the control character {found}"
     return None
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return ""
+
+
+def _has_body(scope: Scope) -> bool:
+    return scope.get("method") in {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _is_csv(scope: Scope) -> bool:
+    return _header(scope, b"content-type").lower().startswith("text/csv")
+
+
+def _is_json(scope: Scope) -> bool:
+    return "json" in _header(scope, b"content-type").lower()
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it passes ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    """A ``receive`` that hands the app the body already read, then waits for disconnect."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 def _problem_bytes(status: int, title: str, detail: str, request_id: str) -> bytes:
@@ -121,8 +202,25 @@ class RequestEnvelope:
             fault = _url_fault(scope)
             if fault is not None:
                 await send_problem(422, "Invalid input", f"{fault}; send printable text")
-            else:
-                await self.app(scope, receive, send_with_id)
+                return
+            if _has_body(scope) and not _is_csv(scope):
+                body = await _read_body(receive, MAX_BODY_BYTES)
+                if body is None:
+                    await send_problem(
+                        413,
+                        "Content too large",
+                        f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB",
+                    )
+                    return
+                if _is_json(scope) and json_too_deep(body):
+                    await send_problem(
+                        400,
+                        "Bad request",
+                        f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels",
+                    )
+                    return
+                receive = _replay(body)
+            await self.app(scope, receive, send_with_id)
         except Exception:
             error_log.exception(
                 "unhandled error", extra={"request_id": request_id, "path": scope.get("path")}

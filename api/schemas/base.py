@@ -7,7 +7,9 @@ says:
   field, nested lists and mappings included. A field annotated `FreeText` may hold tab,
   line feed and carriage return;
 - a JSON ``true``/``false`` where a number is expected: pydantic's lax mode would read
-  ``false`` as 0, and a boolean is not a number.
+  ``false`` as 0, and a boolean is not a number;
+- ``NaN`` and ``Infinity`` (Python's JSON reader accepts the literals; no quantity here is
+  ever infinite).
 
 Both are 422s naming the field, like every other validation error.
 """
@@ -63,7 +65,7 @@ def _bool_read_as_number(raw: object, result: object) -> bool:
 class RequestModel(BaseModel):
     """Base of every request body schema (see the module docstring)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     @field_validator("*", mode="wrap")
     @classmethod

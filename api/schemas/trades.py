@@ -11,6 +11,7 @@ from api.money import Amount, OptionalLimitAmount, PositiveAmount
 from api.schemas.base import RequestModel
 from market.book import Limit
 from market.models import Trade
+from market.proposals import MAX_BINS
 from market.trading import Order, Side, TradeQuote, TradeResult
 
 
@@ -32,7 +33,9 @@ class OrderIn(RequestModel):
         },
     )
 
-    outcome: int = Field(ge=0, description="Outcome index (0 = LONG, 1 = SHORT, or the bin).")
+    outcome: int = Field(
+        ge=0, lt=MAX_BINS, description="Outcome index (0 = LONG, 1 = SHORT, or the bin)."
+    )
     side: Side
     shares: PositiveAmount | None = Field(default=None, description="Shares to buy or sell.")
     spend: PositiveAmount | None = Field(
