@@ -14,10 +14,10 @@ its effect through `idempotent` (which is `run_once` in its own write transactio
 4. a request that began executing and was refused by the state it met (409 insufficient
    funds, a closed market, a price limit; 404 unknown market) has that refusal as its
    outcome, as Stripe does: its effect is rolled back and the problem response is stored
-   under the key, so a retry with the same key replays the refusal, even after the cause was fixed (send a
-   new key to try again). What never began (a 401, 403, a malformed body or header) is
-   not stored, nor a domain 422 (`InvalidInputError`): it depends on the request alone, so
-   a retry meets the same refusal anyway;
+   under the key, so a retry with the same key replays the refusal, even after the cause
+   was fixed (send a new key to try again). What never began (a 401, 403, a malformed
+   body or header) is not stored, nor a domain 422 (`InvalidInputError`): it depends on
+   the request alone, so a retry meets the same refusal anyway;
 5. two concurrent requests with one key (possible on PostgreSQL, where writers run in
    parallel): the second one's INSERT meets the unique ``(account, key)`` constraint once
    the first commits; it rolls back its whole transaction (its effect too) and replays
