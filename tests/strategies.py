@@ -9,6 +9,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from market.book import MAX_SHARES_MICROS, Book
+from market.decision import DecisionRule
 
 # --- market: float LMSR -------------------------------------------------------------------
 
@@ -167,3 +168,60 @@ def delegation_graphs(
             if draw(st.booleans()):
                 delegations[m] = draw(st.sampled_from([x for x in members if x != m]))
     return members, voters, delegations
+
+
+# --- market: decision rule ----------------------------------------------------------------
+
+exploration_settings = st.one_of(
+    st.just((0.0, "none")),
+    st.tuples(st.floats(1e-3, 0.99), st.sampled_from(["ipw", "randomised_only"])),
+)
+"""``(epsilon, exploration_mode)`` pairs a `DecisionRule` accepts."""
+
+
+@st.composite
+def decision_rules(draw: st.DrawFn, max_intervals: int = 48):  # type: ignore[no-untyped-def]
+    """A valid `market.decision.DecisionRule`: ``1 … max_intervals`` whole intervals of 1 s
+    to 2 h, a cap from 1e-4 to 10 and a threshold from 0 to 1 (welfare units)."""
+    interval = draw(st.one_of(st.sampled_from([1, 60, 900, 3600]), st.integers(1, 7200)))
+    n = draw(st.integers(1, max_intervals))
+    cap = draw(st.one_of(st.sampled_from([0.01, 0.25, 1.0]), st.floats(1e-4, 10.0)))
+    threshold = draw(st.one_of(st.just(0.0), st.floats(0.0, 1.0)))
+    epsilon, mode = draw(exploration_settings)
+    # mode is one of the literals in exploration_settings; mypy only sees a str
+    return DecisionRule(n * interval, interval, cap, threshold, epsilon, mode)  # type: ignore[arg-type]
+
+
+decision_times = st.sampled_from([1_700_000_000.0, 1_700_000_000.25, 0.0, 86_399.5, -3_600.0])
+"""Decision times in seconds: a whole Unix time, a fractional one, the epoch, and others."""
+
+path_values = st.one_of(
+    st.floats(-5.0, 5.0, allow_nan=False),
+    st.sampled_from([0.0, 0.5, 0.9, 1.0]),
+    st.floats(-1e6, 1e6, allow_nan=False),
+)
+"""Live expected welfare values (welfare units), ordinary ones and price spikes."""
+
+
+@st.composite
+def welfare_paths(  # type: ignore[no-untyped-def]
+    draw: st.DrawFn, rule, max_changes: int = 30
+) -> tuple[float, float, float, list[float], list[float]]:
+    """``(opens_at, decides_at, initial, times, values)`` for ``rule``: the market opens up
+    to two windows before the decision (or inside the window), and the live value changes
+    at sorted times from the opening to one interval past the decision, many of them exactly
+    on interval boundaries."""
+    window, interval = rule.window_seconds, rule.interval_seconds
+    decides_at = draw(decision_times)
+    opens_at = decides_at - draw(st.integers(0, 2 * window + interval))
+    initial = draw(path_values)
+    span = decides_at + interval - opens_at
+    on_boundary = st.integers(-1, int((decides_at - opens_at) // interval)).map(
+        lambda j: decides_at - j * interval
+    )
+    anywhere = st.floats(0.0, span).map(lambda x: opens_at + x)
+    times = sorted(
+        draw(st.lists(st.one_of(on_boundary, anywhere), max_size=max_changes)),
+    )
+    values = draw(st.lists(path_values, min_size=len(times), max_size=len(times)))
+    return opens_at, decides_at, initial, times, values
