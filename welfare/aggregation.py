@@ -38,7 +38,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from welfare.errors import MeasurementUnavailable
+from welfare.errors import MeasurementNotFinite, MeasurementUnavailable
 from welfare.metric import Aggregation, Component, Direction, NormKind
 
 FloatArray = npt.NDArray[np.float64]
@@ -68,9 +68,15 @@ def normalise(
         component: whose normalisation and direction apply.
         reference: transformed reference values, needed by ``minmax`` and ``zscore``.
 
+    Numbers may overflow on the way (a value of 1e308 far beyond a goalpost divides to
+    ±inf and is then capped at the goalpost, as it should be); callers check the scores for
+    finiteness (`welfare.measurement`).
+
     Raises:
         MeasurementUnavailable: a degenerate reference set (fewer than two values, or all
             equal).
+        MeasurementNotFinite: a reference set whose mean, standard deviation or range is
+            beyond the float range (the z-score or min-max score would silently be wrong).
     """
     norm = component.normalisation
     flip = component.direction is Direction.LOWER_IS_BETTER
@@ -90,6 +96,12 @@ def normalise(
             )
         if norm.kind is NormKind.ZSCORE:
             mu, sigma = float(np.mean(reference)), float(np.std(reference))
+            if not (math.isfinite(mu) and math.isfinite(sigma)):
+                raise MeasurementNotFinite(
+                    f"component {component.key!r}: the mean or standard deviation of the "
+                    "period's reference values is beyond the largest finite number, so the "
+                    "z-score is undefined"
+                )
             if sigma == 0:
                 raise MeasurementUnavailable(
                     f"component {component.key!r}: every reference value is equal, so the "
@@ -98,6 +110,12 @@ def normalise(
             z = (t - mu) / sigma
             return -z if flip else z
         a, b = float(np.min(reference)), float(np.max(reference))
+        if not math.isfinite(b - a):
+            raise MeasurementNotFinite(
+                f"component {component.key!r}: the range of the period's reference values, "
+                f"{b!r} − {a!r}, is beyond the largest finite number, so min-max "
+                "normalisation is undefined"
+            )
         if b == a:
             raise MeasurementUnavailable(
                 f"component {component.key!r}: every reference value is equal, so min-max "

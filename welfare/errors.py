@@ -15,14 +15,40 @@
         ├── VersionImmutable           (also ConflictError -> 409): an adopted version
         ├── AlreadyCertified           (also ConflictError -> 409)
         └── MeasurementUnavailable     (also ConflictError -> 409): the data known at the
-                                       cut-off cannot produce a value under the policy
+            │                          cut-off cannot produce a value under the policy
+            └── MeasurementNotFinite   a score, W or a Monte Carlo summary is not finite
 
 Messages are sentences a council member can act on; they never mention HTTP.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from db.errors import ConflictError, FutarchyError, InvalidInputError, NotFoundError
+
+FieldPath = tuple[str | int, ...]
+"""Where in a JSON document: keys and list indices, e.g. ``("components", 0, "weight")``."""
+
+
+def field_name(path: FieldPath) -> str:
+    """A path as people write it: ``components[0].weight``; empty for the whole document."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionProblem:
+    """One thing wrong with a metric definition: where (a path into its JSON form; empty for
+    the definition as a whole) and what, as a sentence that says what to send instead."""
+
+    path: FieldPath
+    message: str
+
+    def __str__(self) -> str:
+        return f"{field_name(self.path)}: {self.message}" if self.path else self.message
 
 
 class WelfareError(FutarchyError):
@@ -34,7 +60,23 @@ class InvalidWelfareInput(WelfareError, InvalidInputError):
 
 
 class InvalidMetricDefinition(InvalidWelfareInput):
-    """A metric version definition fails validation (weights, goalposts, units, bounds)."""
+    """A metric version definition fails validation (weights, goalposts, units, bounds).
+
+    The message lists every problem, numbered when there are several:
+    ``the metric definition is invalid (2 problems): (1) lo: …; (2) components[0].weight: …``.
+
+    Attributes:
+        problems: every problem found, each with the path of its field.
+    """
+
+    def __init__(self, problems: tuple[DefinitionProblem, ...] | list[DefinitionProblem]):
+        self.problems = tuple(problems)
+        if len(self.problems) == 1:
+            listed = f": {self.problems[0]}"
+        else:
+            numbered = (f"({i}) {p}" for i, p in enumerate(self.problems, start=1))
+            listed = f" ({len(self.problems)} problems): " + "; ".join(numbered)
+        super().__init__("the metric definition is invalid" + listed)
 
 
 class UnknownMember(WelfareError, NotFoundError):
@@ -75,6 +117,11 @@ class AlreadyCertified(WelfareError, ConflictError):
 
 class MeasurementUnavailable(WelfareError, ConflictError):
     """The observations known at the cut-off cannot produce a value under the policy."""
+
+
+class MeasurementNotFinite(MeasurementUnavailable):
+    """A component score, ``W`` or a Monte Carlo summary is not a finite number (the
+    observations are too large for the metric's arithmetic); nothing is stored."""
 
 
 # --- council

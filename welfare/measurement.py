@@ -20,10 +20,19 @@ Steps, in order:
    in component-key order, so a seed reproduces the result exactly.
 
 The point value ``W`` always uses the central values, never the Monte Carlo mean.
+
+Finiteness: observations are any finite numbers, so a score (a z-score or a min-max score
+over a range beyond the float range), a contribution (a ``money_sum`` weight times a huge
+amount), ``W`` (a sum of huge contributions), a Monte Carlo draw (a huge standard error) or
+a Monte Carlo summary can overflow. Each is checked where it is computed, and the first
+that is not a finite number raises `MeasurementNotFinite` naming the component (or the
+figure) that overflowed: a measurement is a finite number or none at all.
 """
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -32,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from welfare.aggregation import FloatArray, aggregate, contributions, normalise, transform
-from welfare.errors import InvalidWelfareInput, MeasurementUnavailable
+from welfare.errors import InvalidWelfareInput, MeasurementNotFinite, MeasurementUnavailable
 from welfare.metric import Component, MetricDefinition, MissingPolicy, NormKind, VintagePolicy
 from welfare.vintage import Obs, SeriesKey, as_known_on, check_period, first_releases, period_form
 
@@ -40,6 +49,8 @@ MAX_DRAWS = 100_000
 """Upper limit on Monte Carlo draws per measurement."""
 
 PERCENTILES = (5.0, 50.0, 95.0)
+
+_FLOAT_MAX = sys.float_info.max
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +245,8 @@ def measure(
     Raises:
         InvalidWelfareInput: a bad period or draw count.
         MeasurementUnavailable: the data cannot produce a value under the policies.
+        MeasurementNotFinite: a score, a contribution, ``W``, a Monte Carlo draw or summary
+            is not a finite number (the message names the component or the figure).
     """
     period = check_period(period)
     if isinstance(monte_carlo, bool) or not 0 <= monte_carlo <= MAX_DRAWS:
@@ -277,14 +290,40 @@ def measure(
     weights = [u.component.weight / total_weight if reweight else u.component.weight for u in used]
 
     def scores(raw: list[FloatArray]) -> list[FloatArray]:
-        return [
-            normalise(transform(x, u.component.log), u.component, u.reference)
-            for x, u in zip(raw, used, strict=True)
-        ]
+        with _overflow_checked_later():
+            return [
+                normalise(transform(x, u.component.log), u.component, u.reference)
+                for x, u in zip(raw, used, strict=True)
+            ]
 
     central = scores([np.array([u.obs.value], dtype=np.float64) for u in used])
-    parts = contributions(definition.aggregation, central, weights)
-    value = float(aggregate(definition.aggregation, central, weights)[0])
+    for u, score in zip(used, central, strict=True):
+        if not math.isfinite(score[0]):
+            raise MeasurementNotFinite(
+                f"component {u.component.key!r}: the score of {u.component.indicator} = "
+                f"{u.obs.value!r} under {u.component.normalisation.kind.value} normalisation "
+                f"is {float(score[0])!r}, not a finite number: the value (or the period's "
+                "reference values) is too large for the metric's arithmetic"
+            )
+    with _overflow_checked_later():
+        parts = contributions(definition.aggregation, central, weights)
+        total = aggregate(definition.aggregation, central, weights)
+    for u, part, score, w in zip(used, parts, central, weights, strict=True):
+        if not math.isfinite(part[0]):
+            raise MeasurementNotFinite(
+                f"component {u.component.key!r}: its contribution, weight {w!r} × score "
+                f"{float(score[0])!r}, is beyond the largest finite number"
+            )
+    value = float(total[0])
+    if not math.isfinite(value):
+        listed = ", ".join(
+            f"{u.component.key!r} {float(part[0]):.3g}" for u, part in zip(used, parts, strict=True)
+        )
+        raise MeasurementNotFinite(
+            f"W is not a finite number: the contributions ({listed}) add up beyond the "
+            f"largest finite number (about {_FLOAT_MAX:.3g}); the observations are too large "
+            "for this metric"
+        )
 
     results: dict[str, ComponentResult] = {}
     for u, s, part, w in zip(used, central, parts, weights, strict=True):
@@ -346,22 +385,57 @@ def _monte_carlo(
 ) -> Uncertainty:
     rng = np.random.default_rng(seed)
     draws: list[FloatArray] = []
-    for u in used:
-        x, se = u.obs.value, u.obs.std_error
-        if se is None or se == 0:
-            draws.append(np.full(n, x, dtype=np.float64))
-        elif u.component.log:
-            draws.append(np.exp(rng.normal(np.log(x), se / x, size=n)))
-        else:
-            draws.append(rng.normal(x, se, size=n))
-    w = aggregate(definition.aggregation, scores(draws), weights)
-    p5, p50, p95 = (float(v) for v in np.percentile(w, PERCENTILES))
-    return Uncertainty(
-        draws=n,
-        seed=seed,
-        mean=float(np.mean(w)),
-        sd=float(np.std(w, ddof=1)) if n > 1 else 0.0,
-        p5=p5,
-        p50=p50,
-        p95=p95,
-    )
+    with _overflow_checked_later():
+        for u in used:
+            x, se = u.obs.value, u.obs.std_error
+            if se is None or se == 0:
+                draws.append(np.full(n, x, dtype=np.float64))
+            elif u.component.log:
+                draws.append(np.exp(rng.normal(np.log(x), se / x, size=n)))
+            else:
+                draws.append(rng.normal(x, se, size=n))
+    for u, drawn in zip(used, draws, strict=True):
+        # under a log transform a draw of exactly 0 is e^(−huge) underflowing, not data
+        if not np.all(np.isfinite(drawn)) or (u.component.log and np.any(drawn <= 0)):
+            raise MeasurementNotFinite(
+                f"component {u.component.key!r}: Monte Carlo draws of {u.component.indicator} "
+                f"around {u.obs.value!r} with standard error {u.obs.std_error!r} go beyond the "
+                "float range; measure without Monte Carlo draws, or correct the standard error"
+            )
+    drawn_scores = scores(draws)
+    for u, score in zip(used, drawn_scores, strict=True):
+        if not np.all(np.isfinite(score)):
+            raise MeasurementNotFinite(
+                f"component {u.component.key!r}: the score of a Monte Carlo draw of "
+                f"{u.component.indicator} is not a finite number; the draws are too large for "
+                "the metric's arithmetic"
+            )
+    with _overflow_checked_later():
+        w = aggregate(definition.aggregation, drawn_scores, weights)
+    if not np.all(np.isfinite(w)):
+        raise MeasurementNotFinite(
+            "W of a Monte Carlo draw is not a finite number: the drawn contributions add up "
+            f"beyond the largest finite number (about {_FLOAT_MAX:.3g})"
+        )
+    with _overflow_checked_later():
+        p5, p50, p95 = (float(v) for v in np.percentile(w, PERCENTILES))
+        summary = {
+            "mean": float(np.mean(w)),
+            "sd": float(np.std(w, ddof=1)) if n > 1 else 0.0,
+            "p5": p5,
+            "p50": p50,
+            "p95": p95,
+        }
+    for name, figure in summary.items():
+        if not math.isfinite(figure):
+            raise MeasurementNotFinite(
+                f"the Monte Carlo {name} of W is not a finite number: the draws of W span "
+                "beyond the float range"
+            )
+    return Uncertainty(draws=n, seed=seed, **summary)
+
+
+def _overflow_checked_later() -> Any:
+    """Let numpy overflow to ±inf or NaN without a warning: every figure it yields is
+    checked for finiteness before it is used or stored (`MeasurementNotFinite`)."""
+    return np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore")

@@ -3,7 +3,14 @@
 Seats are always consistent with the members and the rules: every change to either
 re-apportions every member's seats (`reapportion`), inside the same transaction, so a change
 that would leave the council unseatable (e.g. more members than the assembly has seats, or
-an explicit method with a member lacking a weight) is refused and changes nothing.
+an explicit method with a member lacking a weight) is refused and changes nothing. The
+council is bounded there too (`welfare.seats.MAX_SEATED_MEMBERS` members,
+`welfare.seats.MAX_TOTAL_SEATS` seats), so its exact power table stays quick to compute; and
+the table is computed once per seat vector and quota (`council_power`).
+
+Member names and constituencies are NFKC-normalised and refused with invisible or
+direction-changing characters (`db.text.clean_name`), so that no member can pass for
+another: ``"Ｆｒａｎｃｅ"`` is stored as ``"France"`` and then clashes with it.
 
 Services only flush; the caller's transaction commits.
 """
@@ -16,15 +23,19 @@ from datetime import datetime
 from fractions import Fraction
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db.errors import InvalidInputError
 from db.identity import Role, get_account
+from db.paging import DEFAULT_PAGE
+from db.text import clean_name
 from db.types import utcnow
-from welfare.apportion import DEFAULT_ASSEMBLY_SIZE, MAX_ASSEMBLY_SIZE
+from welfare.apportion import DEFAULT_ASSEMBLY_SIZE
 from welfare.council import CouncilMember, CouncilRules
 from welfare.errors import DuplicateMember, InvalidWelfareInput, NotACouncilMember, UnknownMember
-from welfare.power import jagiellonian_quota, power_table, quota_weight
-from welfare.seats import SeatMethod, allocate_seats
+from welfare.power import cached_power_table, jagiellonian_quota, quota_weight
+from welfare.seats import MAX_TOTAL_SEATS, SeatMethod, allocate_seats
 from welfare.tally import (
     DEFAULT_QUORUM,
     DEFAULT_THRESHOLD,
@@ -35,6 +46,12 @@ from welfare.tally import (
 )
 
 DEFAULT_METHOD = SeatMethod.PENROSE
+
+MAX_NAME = 100
+"""Longest member name, in characters after NFKC normalisation (the column's length)."""
+
+MAX_CONSTITUENCY = 200
+"""Longest constituency name, in characters after NFKC normalisation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +84,22 @@ DEFAULT_RULES = Rules(DEFAULT_ASSEMBLY_SIZE, DEFAULT_METHOD, DEFAULT_QUORUM, DEF
 
 
 def list_members(session: Session) -> list[CouncilMember]:
-    """Every member, by id."""
+    """Every member, by id (at most `welfare.seats.MAX_SEATED_MEMBERS`: every member holds
+    a seat, and seating is refused beyond that)."""
     return list(session.scalars(select(CouncilMember).order_by(CouncilMember.id)))
+
+
+def members_page(
+    session: Session, *, after_id: int = 0, limit: int = DEFAULT_PAGE
+) -> list[CouncilMember]:
+    """Members with ``id > after_id``, by id, at most ``limit`` (`db.paging`)."""
+    stmt = (
+        select(CouncilMember)
+        .where(CouncilMember.id > after_id)
+        .order_by(CouncilMember.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
 
 
 def get_member(session: Session, member_id: int) -> CouncilMember:
@@ -163,6 +194,27 @@ def _check_account(session: Session, account_id: int, member_id: int | None) -> 
         raise DuplicateMember(f"account {account.name!r} already holds the seat of member {holder}")
 
 
+def _clean(text: str, what: str, longest: int) -> str:
+    """``text`` through `db.text.clean_name` (NFKC, no controls, invisible or bidi
+    characters) and within ``longest`` characters after normalising."""
+    try:
+        cleaned = clean_name(text, what=what)
+    except InvalidInputError as exc:
+        raise InvalidWelfareInput(f"{exc}; send a name of visible characters") from None
+    if len(cleaned) > longest:
+        raise InvalidWelfareInput(
+            f"the {what} is {len(cleaned)} characters long once normalised (NFKC), more than "
+            f"{longest}; send a shorter one"
+        )
+    return cleaned
+
+
+def _check_name_free(session: Session, name: str, member_id: int | None) -> None:
+    holder = session.scalar(select(CouncilMember.id).where(CouncilMember.name == name))
+    if holder is not None and holder != member_id:
+        raise DuplicateMember(f"a council member named {name!r} exists already (member {holder})")
+
+
 def create_member(
     session: Session,
     *,
@@ -175,34 +227,47 @@ def create_member(
 ) -> CouncilMember:
     """Add a member and re-apportion every seat.
 
+    The name and the constituency are normalised (NFKC: ``"Ｆｒａｎｃｅ"`` is stored as
+    ``"France"``) and refused if they hold invisible or direction-changing characters
+    (`db.text.clean_name`), so that no name can pass for another; an empty constituency is
+    the name.
+
     Raises:
-        InvalidWelfareInput: an empty name, a negative factor, a non-council account, or a
-            council that can no longer be seated.
-        DuplicateMember: the name is taken or the account already holds a seat.
+        InvalidWelfareInput: an empty or impersonating name, a negative factor, a
+            non-council account, or a council that can no longer be seated (more than
+            `welfare.seats.MAX_SEATED_MEMBERS` members, too few seats, …).
+        DuplicateMember: the name (once normalised) is taken or the account already holds
+            a seat.
         UnknownAccount: no such account.
     """
-    name = name.strip()
-    if not name:
-        raise InvalidWelfareInput("a member needs a non-empty name")
+    name = _clean(name, "member name", MAX_NAME)
+    constituency = (
+        _clean(constituency, "constituency", MAX_CONSTITUENCY) if constituency.strip() else name
+    )
     _check_factor(population, "population")
     _check_factor(contribution, "contribution")
     if explicit_weight is not None and (_check_factor(explicit_weight, "explicit weight") < 1):
         raise InvalidWelfareInput("an explicit weight must be at least 1")
-    if session.scalar(select(CouncilMember.id).where(CouncilMember.name == name)) is not None:
-        raise DuplicateMember(f"a council member named {name!r} exists already")
+    _check_name_free(session, name, None)
     if account_id is not None:
         _check_account(session, account_id, None)
     member = CouncilMember(
         name=name,
-        constituency=constituency.strip() or name,
+        constituency=constituency,
         population=population,
         contribution=contribution,
         explicit_weight=explicit_weight,
         account_id=account_id,
         seats=0,
     )
-    session.add(member)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(member)
+            session.flush()
+    except IntegrityError:  # the same name or account, committed meanwhile by another request
+        raise DuplicateMember(
+            f"a council member named {name!r}, or one holding that account, was added meanwhile"
+        ) from None
     reapportion(session)
     return member
 
@@ -214,16 +279,31 @@ def update_member(
     session: Session,
     member_id: int,
     *,
+    name: str | None = None,
+    constituency: str | None = None,
     population: int | None = None,
     contribution: int | None = None,
     explicit_weight: int | object | None = _UNSET,
     account_id: int | object | None = _UNSET,
 ) -> CouncilMember:
-    """Change a member's factors, explicit weight or linked account; re-apportion.
+    """Change a member's name, constituency, factors, explicit weight or linked account;
+    re-apportion.
 
-    ``explicit_weight`` / ``account_id`` accept None to clear them; omit to keep them.
+    ``explicit_weight`` / ``account_id`` accept None to clear them; omit to keep them. A new
+    name or constituency is normalised and checked as in `create_member`.
+
+    Raises:
+        UnknownMember: no such member.
+        InvalidWelfareInput: as `create_member`.
+        DuplicateMember: the new name is another member's, or the account holds another seat.
     """
     member = get_member(session, member_id)
+    if name is not None:
+        cleaned = _clean(name, "member name", MAX_NAME)
+        _check_name_free(session, cleaned, member.id)
+        member.name = cleaned
+    if constituency is not None:
+        member.constituency = _clean(constituency, "constituency", MAX_CONSTITUENCY)
     if population is not None:
         member.population = _check_factor(population, "population")
     if contribution is not None:
@@ -243,7 +323,13 @@ def update_member(
                 raise InvalidWelfareInput(f"an account id must be whole, not {account_id!r}")
             _check_account(session, account_id, member.id)
         member.account_id = account_id
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:  # the same name or account, committed meanwhile by another request
+        raise DuplicateMember(
+            f"another council member took the name {member.name!r} or that account meanwhile"
+        ) from None
     reapportion(session)
     return member
 
@@ -270,9 +356,10 @@ def set_rules(
     """
     old = current_rules(session)
     size = old.assembly_size if assembly_size is None else assembly_size
-    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_ASSEMBLY_SIZE:
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_TOTAL_SEATS:
         raise InvalidWelfareInput(
-            f"the assembly size must be a whole number from 1 to {MAX_ASSEMBLY_SIZE}, not {size!r}"
+            f"the assembly size must be a whole number from 1 to {MAX_TOTAL_SEATS} (the most "
+            f"seats a council may have), not {size!r}"
         )
     if method is None:
         checked_method = old.method
@@ -341,7 +428,10 @@ def council_power(session: Session, threshold: Fraction | None = None) -> Counci
     """Each member's seats beside its Banzhaf and Shapley–Shubik power.
 
     The game is: with every member voting yes or no, a motion passes iff the yes seats
-    exceed ``t·W`` (the tally's rule with full participation).
+    exceed ``t·W`` (the tally's rule with full participation). The exact table is computed
+    once per game, the seat vector (members by id) and the quota, and then served from
+    `welfare.power.cached_power_table`; the bounds on members and seats
+    (`welfare.seats`) keep that one computation under a second.
 
     Raises:
         InvalidWelfareInput: no members with seats, or a share outside ``[0, 1)``.
@@ -352,7 +442,7 @@ def council_power(session: Session, threshold: Fraction | None = None) -> Counci
     t = current_rules(session).threshold if threshold is None else threshold
     total = sum(m.seats for m in members)
     quota = quota_weight(total, t)
-    table = power_table([m.seats for m in members], quota)
+    table = cached_power_table(tuple(m.seats for m in members), quota)
     populations = [m.population for m in members]
     jagiellonian = jagiellonian_quota(populations) if any(populations) else None
     rows = tuple(

@@ -30,11 +30,12 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from welfare.errors import InvalidMetricDefinition
+from db.text import FREE_TEXT_CONTROLS, control_character
+from welfare.errors import DefinitionProblem, FieldPath, InvalidMetricDefinition
 
 SCHEMA = 1
 """Version of the definition format, part of the canonical JSON."""
@@ -44,6 +45,21 @@ WEIGHT_SUM_TOLERANCE = 1e-9
 (so ``1/3`` written as ``0.3333333333333333`` three times is accepted)."""
 
 MAX_COMPONENTS = 50
+"""Most components one metric has."""
+
+MAX_MAGNITUDE = 1e15
+"""Largest magnitude of a goalpost, target, scale or tradable bound (in its own unit).
+
+A quadrillion is beyond any quantity a welfare metric measures (world population ~1e10,
+world GDP in US dollars ~1e14), yet float64 still resolves an eighth of a unit there, and
+the arithmetic on these numbers (``hi − lo`` up to 2e15, ``(t − a)/(b − a)``) stays far from
+overflow. Anything larger, or not finite, is refused with the field's path."""
+
+MAX_MONEY_WEIGHT = 1e6
+"""Largest weight of a ``money_sum`` component. Such a weight multiplies an amount already
+in the metric's money unit (1 counts it once, 0.97 discounts it); a million is beyond any
+such use. Under the weighted means weights lie in ``[0, 1]``, as they sum to 1."""
+
 _E = TypeVar("_E", bound=enum.Enum)
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 
@@ -164,63 +180,95 @@ class MetricDefinition:
 
 # --- parsing and validation -----------------------------------------------------------------
 
+ComponentCheck = Callable[[Sequence[tuple[int, Component]]], Iterable[DefinitionProblem]]
+"""A further check of the parsed components (each with its index in the ``components`` list),
+e.g. that their indicators exist: it returns problems, which are listed with the rest."""
+
 
 class _Problems:
     def __init__(self) -> None:
-        self.items: list[str] = []
+        self.items: list[DefinitionProblem] = []
 
-    def add(self, message: str) -> None:
-        self.items.append(message)
+    def add(self, path: FieldPath, message: str) -> None:
+        self.items.append(DefinitionProblem(path, message))
 
     def raise_if_any(self) -> None:
         if self.items:
-            raise InvalidMetricDefinition(
-                "the metric definition is invalid: " + "; ".join(self.items)
-            )
+            raise InvalidMetricDefinition(self.items)
 
 
-def _number(value: Any, where: str, problems: _Problems, *, required: bool = True) -> float | None:
+def _number(
+    value: Any,
+    path: FieldPath,
+    problems: _Problems,
+    *,
+    bound: float = MAX_MAGNITUDE,
+    required: bool = True,
+) -> float | None:
+    """A finite float within ``±bound``, or None after recording why not."""
     if value is None:
         if required:
-            problems.add(f"{where} is required")
+            problems.add(path, "is required; send a number")
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        problems.add(f"{where} must be a number, not {value!r}")
+        problems.add(path, f"must be a number, not {value!r}")
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond the float range
+        number = math.inf if value > 0 else -math.inf
     if not math.isfinite(number):
-        problems.add(f"{where} must be finite, not {value!r}")
+        problems.add(path, f"must be a finite number, not {value!r}")
+        return None
+    if abs(number) > bound:
+        problems.add(
+            path,
+            f"{number!r} is beyond the bound ±{bound:g}; send a number in [-{bound:g}, {bound:g}]",
+        )
         return None
     return number + 0.0  # -0.0 → 0.0
 
 
-def _text(value: Any, where: str, problems: _Problems, *, max_len: int, empty: bool = False) -> str:
+def _text(
+    value: Any,
+    path: FieldPath,
+    problems: _Problems,
+    *,
+    max_len: int,
+    empty: bool = False,
+    free: bool = False,
+) -> str:
     if not isinstance(value, str):
-        problems.add(f"{where} must be a string")
+        problems.add(path, "must be a string")
         return ""
     text = value.strip()
     if not text and not empty:
-        problems.add(f"{where} must not be empty")
+        problems.add(path, "must not be empty")
     if len(text) > max_len:
-        problems.add(f"{where} is longer than {max_len} characters")
+        problems.add(path, f"is longer than {max_len} characters")
+    found = control_character(text, allowed=FREE_TEXT_CONTROLS if free else frozenset())
+    if found is not None:
+        allowed = " (tab and line breaks are allowed here)" if free else ""
+        problems.add(path, f"holds the control character {found}; send printable text{allowed}")
     return text
 
 
-def _enum(cls: type[_E], value: Any, default: _E, where: str, problems: _Problems) -> _E:
+def _enum(cls: type[_E], value: Any, default: _E, path: FieldPath, problems: _Problems) -> _E:
     if value is None:
         return default
     try:
         return cls(value)
     except ValueError:
         allowed = ", ".join(str(m.value) for m in cls)
-        problems.add(f"{where} must be one of {allowed}, not {value!r}")
+        problems.add(path, f"must be one of {allowed}, not {value!r}")
         return default
 
 
-def _unknown_keys(data: Mapping[str, Any], allowed: set[str], where: str, p: _Problems) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        p.add(f"{where} has unknown field(s) {', '.join(unknown)}")
+def _unknown_keys(
+    data: Mapping[str, Any], allowed: set[str], path: FieldPath, what: str, p: _Problems
+) -> None:
+    for key in sorted(set(data) - allowed, key=str):
+        p.add((*path, key), f"is not a field of {what}; leave it out")
 
 
 _NORM_FIELDS = {"kind", "lo", "hi", "target", "scale"}
@@ -240,14 +288,16 @@ _METRIC_FIELDS = {
 }
 
 
-def _parse_normalisation(data: Any, where: str, log: bool, problems: _Problems) -> Normalisation:
+def _parse_normalisation(
+    data: Any, path: FieldPath, log: bool, problems: _Problems
+) -> Normalisation:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        problems.add(f"{where} must be an object")
+        problems.add(path, "must be an object")
         return Normalisation()
-    _unknown_keys(data, _NORM_FIELDS, where, problems)
-    kind = _enum(NormKind, data.get("kind"), NormKind.GOALPOSTS, f"{where}.kind", problems)
+    _unknown_keys(data, _NORM_FIELDS, path, "a normalisation", problems)
+    kind = _enum(NormKind, data.get("kind"), NormKind.GOALPOSTS, (*path, "kind"), problems)
     given = {name for name in ("lo", "hi", "target", "scale") if data.get(name) is not None}
     needed = {
         NormKind.GOALPOSTS: {"lo", "hi"},
@@ -255,55 +305,78 @@ def _parse_normalisation(data: Any, where: str, log: bool, problems: _Problems) 
     }.get(kind, set())
     extra = sorted(given - needed)
     if extra:
-        problems.add(f"{where}: {kind.value} takes no {', '.join(extra)}")
+        problems.add(path, f"{kind.value} takes no {', '.join(extra)}; leave it out")
     lo = hi = target = scale = None
     if kind is NormKind.GOALPOSTS:
-        lo = _number(data.get("lo"), f"{where}.lo", problems)
-        hi = _number(data.get("hi"), f"{where}.hi", problems)
+        lo = _number(data.get("lo"), (*path, "lo"), problems)
+        hi = _number(data.get("hi"), (*path, "hi"), problems)
         if lo is not None and hi is not None:
             if not lo < hi:
-                problems.add(f"{where}: goalposts must be ordered, lo {lo!r} < hi {hi!r}")
-            if log and lo <= 0:
-                problems.add(f"{where}: a log-transformed component needs goalposts > 0")
+                problems.add(path, f"goalposts must be ordered, lo {lo!r} < hi {hi!r}")
+            elif log and lo <= 0:
+                problems.add(path, "a log-transformed component needs goalposts > 0")
+            elif log and not math.log(lo) < math.log(hi):
+                problems.add(
+                    path,
+                    f"the goalposts {lo!r} and {hi!r} have the same logarithm, so they cannot "
+                    "tell values apart; send goalposts further apart",
+                )
     elif kind is NormKind.TARGET:
-        target = _number(data.get("target"), f"{where}.target", problems)
-        scale = _number(data.get("scale"), f"{where}.scale", problems)
+        target = _number(data.get("target"), (*path, "target"), problems)
+        scale = _number(data.get("scale"), (*path, "scale"), problems)
         if scale is not None and scale <= 0:
-            problems.add(f"{where}: the distance-to-target scale must be > 0")
+            problems.add(
+                (*path, "scale"), f"the distance-to-target scale must be > 0, not {scale!r}"
+            )
         if log and target is not None and target <= 0:
-            problems.add(f"{where}: a log-transformed component needs a target > 0")
+            problems.add((*path, "target"), "a log-transformed component needs a target > 0")
     return Normalisation(kind=kind, lo=lo, hi=hi, target=target, scale=scale)
 
 
-def _parse_component(data: Any, index: int, problems: _Problems) -> Component | None:
-    where = f"components[{index}]"
+def _weight_range(aggregation: Aggregation) -> float:
+    return MAX_MONEY_WEIGHT if aggregation is Aggregation.MONEY_SUM else 1.0
+
+
+def _parse_component(
+    data: Any, index: int, aggregation: Aggregation, aggregation_known: bool, problems: _Problems
+) -> tuple[Component, bool] | None:
+    """The component (with defaults where a field failed) and whether its weight is valid."""
+    path: FieldPath = ("components", index)
     if not isinstance(data, Mapping):
-        problems.add(f"{where} must be an object")
+        problems.add(path, "must be an object")
         return None
-    _unknown_keys(data, _COMPONENT_FIELDS, where, problems)
-    key = _text(data.get("key"), f"{where}.key", problems, max_len=64)
+    _unknown_keys(data, _COMPONENT_FIELDS, path, "a component", problems)
+    key = _text(data.get("key"), (*path, "key"), problems, max_len=64)
     if key and not _KEY.match(key):
-        problems.add(f"{where}.key {key!r} must start with a letter and use letters, digits, _ . -")
-    where = f"component {key!r}" if key else where
-    indicator = _text(data.get("indicator"), f"{where} indicator", problems, max_len=64)
-    unit = _text(data.get("unit"), f"{where} unit", problems, max_len=64)
-    weight = _number(data.get("weight"), f"{where} weight", problems)
-    if weight is not None and weight < 0:
-        problems.add(f"{where} weight must be ≥ 0, not {weight!r}")
+        problems.add(
+            (*path, "key"), f"{key!r} must start with a letter and use letters, digits, _ . -"
+        )
+    indicator = _text(data.get("indicator"), (*path, "indicator"), problems, max_len=64)
+    unit = _text(data.get("unit"), (*path, "unit"), problems, max_len=64)
+    top = _weight_range(aggregation) if aggregation_known else MAX_MONEY_WEIGHT
+    weight = _number(data.get("weight"), (*path, "weight"), problems, bound=MAX_MONEY_WEIGHT)
+    if weight is not None and not 0 <= weight <= top:
+        what = (
+            "a money_sum"
+            if aggregation is Aggregation.MONEY_SUM or not aggregation_known
+            else "a weighted mean"
+        )
+        problems.add((*path, "weight"), f"must lie in [0, {top:g}] in {what}, not {weight!r}")
+        weight = None
     raw_direction = data.get("direction", 1)
     direction = Direction.HIGHER_IS_BETTER
     if isinstance(raw_direction, bool) or raw_direction not in (1, -1):
-        problems.add(f"{where} direction must be 1 (higher is better) or -1 (lower is better)")
+        problems.add((*path, "direction"), "must be 1 (higher is better) or -1 (lower is better)")
     else:
         direction = Direction(int(raw_direction))
     log = data.get("log", False)
     if not isinstance(log, bool):
-        problems.add(f"{where} log must be true or false")
+        problems.add((*path, "log"), "must be true or false")
         log = False
-    norm = _parse_normalisation(data.get("normalisation"), f"{where} normalisation", log, problems)
+    norm = _parse_normalisation(data.get("normalisation"), (*path, "normalisation"), log, problems)
     if norm.kind is NormKind.TARGET and direction is Direction.LOWER_IS_BETTER:
-        problems.add(f"{where}: distance to target has no direction; use direction 1")
-    return Component(
+        problems.add((*path, "direction"), "a distance to target has no direction; send 1")
+    component = Component(
         key=key,
         indicator=indicator,
         unit=unit,
@@ -312,104 +385,135 @@ def _parse_component(data: Any, index: int, problems: _Problems) -> Component | 
         log=log,
         normalisation=norm,
     )
+    return component, weight is not None
 
 
-def parse_definition(data: Any) -> MetricDefinition:
-    """Build and validate a definition from its JSON form.
+def parse_definition(data: Any, *, check: ComponentCheck | None = None) -> MetricDefinition:
+    """Build and validate a definition from its JSON form, reporting every problem at once.
 
-    Rules: every field typed as documented; at least one component, unique component keys;
-    weights ``≥ 0`` with at least one ``> 0``, summing to 1 (within
-    `WEIGHT_SUM_TOLERANCE`) for the arithmetic and geometric means; goalposts ordered
-    ``lo < hi`` (and ``> 0`` under a log transform); bounds ordered; units present;
-    ``money_sum`` exactly with normalisation ``none``, every component in the metric's
-    unit, no log transform, and not with ``drop_and_reweight`` (a money total cannot be
-    re-weighted); ``none`` only under ``money_sum``; ``zscore`` not under the geometric mean
-    (z-scores are signed); a distance to target has direction 1.
+    Rules: every field typed as documented; at least one component (at most
+    `MAX_COMPONENTS`), unique component keys; every number finite; goalposts, targets,
+    scales and the tradable bounds within ``±MAX_MAGNITUDE`` (1e15); weights in ``[0, 1]``
+    for the arithmetic and geometric means (summing to 1 within `WEIGHT_SUM_TOLERANCE`) and
+    in ``[0, MAX_MONEY_WEIGHT]`` (1e6) under ``money_sum``, with at least one ``> 0``;
+    goalposts ordered ``lo < hi`` (and ``> 0`` with distinct logarithms under a log
+    transform); bounds ordered; units present; no control characters in text (tab and line
+    breaks only in the description); ``money_sum`` exactly with normalisation ``none``,
+    every component in the metric's unit, no log transform, and not with
+    ``drop_and_reweight`` (a money total cannot be re-weighted); ``none`` only under
+    ``money_sum``; ``zscore`` not under the geometric mean (z-scores are signed); a distance
+    to target has direction 1.
+
+    Args:
+        data: the definition's JSON form (a mapping).
+        check: a further check of the components (`ComponentCheck`), run even when other
+            problems were found, so that its problems are listed with every other one.
 
     Raises:
-        InvalidMetricDefinition: listing every problem found, in one message.
+        InvalidMetricDefinition: listing every problem found, each with its field's path
+            (``components[0].weight``), in one message and in ``problems``.
     """
     problems = _Problems()
     if not isinstance(data, Mapping):
-        problems.add("it must be a JSON object")
+        problems.add((), "the definition must be a JSON object")
         problems.raise_if_any()
     assert isinstance(data, Mapping)
-    _unknown_keys(data, _METRIC_FIELDS, "the definition", problems)
+    _unknown_keys(data, _METRIC_FIELDS, (), "a metric definition", problems)
     schema = data.get("schema", SCHEMA)
     if schema != SCHEMA or isinstance(schema, bool):
-        problems.add(f"schema must be {SCHEMA}")
-    name = _text(data.get("name"), "name", problems, max_len=200)
+        problems.add(("schema",), f"must be {SCHEMA}, not {schema!r}")
+    name = _text(data.get("name"), ("name",), problems, max_len=200)
     description = _text(
-        data.get("description", ""), "description", problems, max_len=4000, empty=True
+        data.get("description", ""), ("description",), problems, max_len=4000, empty=True, free=True
     )
-    entity = _text(data.get("entity"), "entity", problems, max_len=100)
-    unit = _text(data.get("unit"), "unit", problems, max_len=64)
-    lo = _number(data.get("lo"), "lo (lower tradable bound)", problems)
-    hi = _number(data.get("hi"), "hi (upper tradable bound)", problems)
+    entity = _text(data.get("entity"), ("entity",), problems, max_len=100)
+    unit = _text(data.get("unit"), ("unit",), problems, max_len=64)
+    lo = _number(data.get("lo"), ("lo",), problems)
+    hi = _number(data.get("hi"), ("hi",), problems)
     if lo is not None and hi is not None and not lo < hi:
-        problems.add(f"the tradable bounds must be ordered, lo {lo!r} < hi {hi!r}")
+        problems.add((), f"the tradable bounds must be ordered, lo {lo!r} < hi {hi!r}")
+    before = len(problems.items)
     aggregation = _enum(
         Aggregation,
         data.get("aggregation"),
         Aggregation.WEIGHTED_ARITHMETIC,
-        "aggregation",
+        ("aggregation",),
         problems,
     )
+    # with an unknown aggregation, the rules that depend on it (the weights' range and sum)
+    # are not checked against a guessed one
+    aggregation_known = len(problems.items) == before
     missing = _enum(
-        MissingPolicy, data.get("missing_policy"), MissingPolicy.FAIL, "missing_policy", problems
+        MissingPolicy, data.get("missing_policy"), MissingPolicy.FAIL, ("missing_policy",), problems
     )
     vintage = _enum(
         VintagePolicy,
         data.get("vintage_policy"),
         VintagePolicy.AS_OF_CUTOFF,
-        "vintage_policy",
+        ("vintage_policy",),
         problems,
     )
     raw_components = data.get("components")
-    components: list[Component] = []
+    parsed: list[tuple[int, Component]] = []
+    weights_valid = True
     if not isinstance(raw_components, list) or not raw_components:
-        problems.add("components must be a non-empty list")
+        problems.add(("components",), "must be a non-empty list of components")
     elif len(raw_components) > MAX_COMPONENTS:
-        problems.add(f"a metric has at most {MAX_COMPONENTS} components")
+        problems.add(("components",), f"a metric has at most {MAX_COMPONENTS} components")
     else:
         for index, raw in enumerate(raw_components):
-            component = _parse_component(raw, index, problems)
-            if component is not None:
-                components.append(component)
-    keys = [c.key for c in components]
+            found = _parse_component(raw, index, aggregation, aggregation_known, problems)
+            if found is None:
+                weights_valid = False
+            else:
+                parsed.append((index, found[0]))
+                weights_valid = weights_valid and found[1]
+    components = [c for _, c in parsed]
+    keys = [c.key for c in components if c.key]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:
-        problems.add(f"component keys must be unique; repeated: {', '.join(duplicates)}")
-    if components:
+        problems.add(
+            ("components",), f"component keys must be unique; repeated: {', '.join(duplicates)}"
+        )
+    if components and weights_valid and aggregation_known:
+        # every weight is within [0, 1e6] here, so the sum is far from overflowing
         total = math.fsum(c.weight for c in components)
         if all(c.weight == 0 for c in components):
-            problems.add("at least one component needs a weight > 0")
+            problems.add(("components",), "at least one component needs a weight > 0")
         elif aggregation is not Aggregation.MONEY_SUM and not math.isclose(
             total, 1.0, rel_tol=0.0, abs_tol=WEIGHT_SUM_TOLERANCE
         ):
-            problems.add(f"the weights must sum to 1, not {total!r}")
-    for c in components:
+            problems.add(("components",), f"the weights must sum to 1, not {total!r}")
+    for index, c in parsed:
+        path: FieldPath = ("components", index)
         kind = c.normalisation.kind
         if aggregation is Aggregation.MONEY_SUM:
             if kind is not NormKind.NONE:
                 problems.add(
-                    f"component {c.key!r}: money_sum adds raw amounts; use normalisation none"
+                    (*path, "normalisation"), "money_sum adds raw amounts; use normalisation none"
                 )
-            if unit and c.unit != unit:
+            if unit and c.unit and c.unit != unit:
                 problems.add(
-                    f"component {c.key!r}: money_sum needs every component in the metric's unit "
-                    f"{unit!r}, not {c.unit!r}"
+                    (*path, "unit"),
+                    f"money_sum needs every component in the metric's unit {unit!r}, "
+                    f"not {c.unit!r}",
                 )
             if c.log:
-                problems.add(f"component {c.key!r}: money_sum adds raw amounts; no log transform")
+                problems.add((*path, "log"), "money_sum adds raw amounts; send log false")
         elif kind is NormKind.NONE:
-            problems.add(f"component {c.key!r}: normalisation none is only for money_sum")
+            problems.add((*path, "normalisation"), "normalisation none is only for money_sum")
         if aggregation is Aggregation.WEIGHTED_GEOMETRIC and kind is NormKind.ZSCORE:
             problems.add(
-                f"component {c.key!r}: z-scores are signed, so they cannot enter a geometric mean"
+                (*path, "normalisation"),
+                "z-scores are signed, so they cannot enter a geometric mean",
             )
     if aggregation is Aggregation.MONEY_SUM and missing is MissingPolicy.DROP_AND_REWEIGHT:
-        problems.add("money_sum cannot drop_and_reweight: a money total cannot be re-weighted")
+        problems.add(
+            ("missing_policy",),
+            "money_sum cannot drop_and_reweight: a money total cannot be re-weighted",
+        )
+    if check is not None:
+        problems.items.extend(check(parsed))
     problems.raise_if_any()
     assert lo is not None
     assert hi is not None

@@ -13,7 +13,7 @@ force when it opens, so adopting a new version never changes an open market.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -21,14 +21,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db.paging import DEFAULT_PAGE, MAX_PAGE
 from db.types import utcnow
 from welfare.errors import (
-    InvalidMetricDefinition,
+    DefinitionProblem,
     InvalidWelfareInput,
     UnknownMetricVersion,
     VersionImmutable,
 )
 from welfare.metric import (
+    Component,
+    ComponentCheck,
     FieldChange,
     MetricDefinition,
     canonical_json,
@@ -45,22 +48,36 @@ def definition_of(version: MetricVersion) -> MetricDefinition:
     return parse_definition(json.loads(version.canonical))
 
 
-def _check_indicators(session: Session, definition: MetricDefinition) -> None:
-    problems = []
-    for component in definition.components:
-        indicator = find_indicator(session, component.indicator)
-        if indicator is None:
-            problems.append(
-                f"component {component.key!r} reads indicator {component.indicator!r}, "
-                "which is unknown"
-            )
-        elif indicator.unit != component.unit:
-            problems.append(
-                f"component {component.key!r} says unit {component.unit!r} but indicator "
-                f"{indicator.key!r} is in {indicator.unit!r}"
-            )
-    if problems:
-        raise InvalidMetricDefinition("the metric definition is invalid: " + "; ".join(problems))
+def _indicator_check(session: Session) -> ComponentCheck:
+    """A `ComponentCheck` that each component reads a known indicator in its unit."""
+
+    def check(components: Sequence[tuple[int, Component]]) -> list[DefinitionProblem]:
+        problems = []
+        for index, component in components:
+            if not component.indicator:
+                continue  # already reported as empty
+            indicator = find_indicator(session, component.indicator)
+            if indicator is None:
+                problems.append(
+                    DefinitionProblem(
+                        ("components", index, "indicator"),
+                        f"component {component.key!r} reads indicator "
+                        f"{component.indicator!r}, which is unknown; send a defined "
+                        "indicator's key",
+                    )
+                )
+            elif component.unit and indicator.unit != component.unit:
+                problems.append(
+                    DefinitionProblem(
+                        ("components", index, "unit"),
+                        f"component {component.key!r} says unit {component.unit!r} but "
+                        f"indicator {indicator.key!r} is in {indicator.unit!r}; send "
+                        f"{indicator.unit!r}",
+                    )
+                )
+        return problems
+
+    return check
 
 
 def create_version(
@@ -81,8 +98,7 @@ def draft_version(
 ) -> tuple[MetricVersion, bool]:
     """`create_version`, also telling whether this call stored it (False when the same
     definition was a version already, including one stored concurrently)."""
-    parsed = parse_definition(definition)
-    _check_indicators(session, parsed)
+    parsed = parse_definition(definition, check=_indicator_check(session))
     key = hash_of(parsed)
     existing = session.get(MetricVersion, key)
     if existing is not None:
@@ -122,15 +138,37 @@ def get_version(session: Session, version_id: str) -> MetricVersion:
     return version
 
 
-def list_versions(session: Session, *, status: str | None = None) -> list[MetricVersion]:
-    """Every version (optionally only drafts or only adopted ones), oldest first."""
+def list_versions(
+    session: Session,
+    *,
+    status: str | None = None,
+    after_id: int = 0,
+    limit: int = DEFAULT_PAGE,
+) -> list[MetricVersion]:
+    """A page of versions, oldest first (by creation time, then id), optionally only
+    drafts or only adopted ones.
+
+    Paging (`db.paging`): a version's key is its SHA-256, and ``metric_version`` has no
+    integer key yet, so here ``after_id`` counts the versions (of the same filter) already
+    read: the page holds the ``after_id + 1``-th to the ``after_id + limit``-th, and the
+    cursor of the next page is ``after_id + limit`` when the page is full. At most ``limit``
+    rows are loaded.
+
+    Raises:
+        InvalidWelfareInput: an unknown status, or ``after_id``/``limit`` out of range.
+    """
+    if after_id < 0 or not 1 <= limit <= MAX_PAGE:
+        raise InvalidWelfareInput(
+            f"after_id must be ≥ 0 and limit from 1 to {MAX_PAGE}, not {after_id} and {limit}"
+        )
     stmt = select(MetricVersion)
     if status is not None:
         try:
             stmt = stmt.where(MetricVersion.status == VersionStatus(status).value)
         except ValueError:
             raise InvalidWelfareInput(f"status must be draft or adopted, not {status!r}") from None
-    return list(session.scalars(stmt.order_by(MetricVersion.created_at, MetricVersion.version_id)))
+    stmt = stmt.order_by(MetricVersion.created_at, MetricVersion.version_id)
+    return list(session.scalars(stmt.offset(after_id).limit(limit)))
 
 
 def diff_versions(session: Session, a: str, b: str) -> list[FieldChange]:

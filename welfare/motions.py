@@ -38,9 +38,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from db.errors import FutarchyError
+from db.paging import DEFAULT_PAGE
 from db.types import utcnow
 from welfare.council import (
     Ballot,
@@ -165,9 +166,10 @@ def status_of(motion: Motion, result: MotionResult | None, now: datetime) -> Mot
 
 
 def list_motions(
-    session: Session, *, after_id: int = 0, limit: int = 50
+    session: Session, *, after_id: int = 0, limit: int = DEFAULT_PAGE
 ) -> list[tuple[Motion, MotionResult | None]]:
-    """Motions by id with their results (if decided)."""
+    """Motions with ``id > after_id``, by id, at most ``limit``, with their results (if
+    decided) (`db.paging`)."""
     stmt = (
         select(Motion, MotionResult)
         .outerjoin(MotionResult, MotionResult.motion_id == Motion.id)
@@ -179,10 +181,25 @@ def list_motions(
 
 
 def ballots_of(session: Session, motion_id: int) -> list[Ballot]:
-    """The motion's ballots, in the order cast."""
+    """The motion's ballots, in the order cast (at most one per member, so bounded by
+    `welfare.seats.MAX_SEATED_MEMBERS`)."""
     return list(
         session.scalars(select(Ballot).where(Ballot.motion_id == motion_id).order_by(Ballot.id))
     )
+
+
+def ballots_page(
+    session: Session, motion_id: int, *, after_id: int = 0, limit: int = DEFAULT_PAGE
+) -> list[Ballot]:
+    """The motion's ballots with ``id > after_id``, in the order cast, at most ``limit``
+    (`db.paging`)."""
+    stmt = (
+        select(Ballot)
+        .where(Ballot.motion_id == motion_id, Ballot.id > after_id)
+        .order_by(Ballot.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
 
 
 def delegations_in_force(session: Session, at: datetime | None = None) -> dict[int, int]:
@@ -198,6 +215,34 @@ def delegations_in_force(session: Session, at: datetime | None = None) -> dict[i
         latest, Delegation.id == latest.c.last_id
     )
     return {m: d for m, d in session.execute(stmt) if d is not None}
+
+
+def delegations_in_force_page(
+    session: Session, *, after_id: int = 0, limit: int = DEFAULT_PAGE
+) -> list[tuple[int, int]]:
+    """A page of the delegations in force now: ``(member id, delegate id)`` for members with
+    ``id > after_id`` whose newest delegation row names a delegate (a revocation drops the
+    member out), by member id, at most ``limit`` (`db.paging`, keyed by the delegator).
+
+    Each row is checked against its member's newest row by one indexed look-up, so a page
+    reads the delegation rows of at most ``limit`` delegators plus the revoked and replaced
+    rows it skips, never the whole history of every member.
+    """
+    newer = aliased(Delegation)
+    newest = (
+        select(func.max(newer.id)).where(newer.member_id == Delegation.member_id).scalar_subquery()
+    )
+    stmt = (
+        select(Delegation.member_id, Delegation.delegate_id)
+        .where(
+            Delegation.member_id > after_id,
+            Delegation.id == newest,
+            Delegation.delegate_id.is_not(None),
+        )
+        .order_by(Delegation.member_id)
+        .limit(limit)
+    )
+    return [(m, d) for m, d in session.execute(stmt) if d is not None]
 
 
 # --- services -----------------------------------------------------------------------------

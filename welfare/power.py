@@ -15,15 +15,27 @@ Both come from ``c_{−i}[k][s]``, the number of coalitions of the others with `
 and weight ``s``, by the standard generating-function dynamic programme: build ``c`` over all
 members (multiply by ``1 + x·y^{w_j}`` per member), then divide one member back out
 (``c_{−i}[k][s] = c[k][s] − c_{−i}[k−1][s − w_i]``), once per *distinct* weight. Only sums
-``s < q`` are ever needed, so the tables are cut there.
+below a cut ``C`` are ever needed, so the tables are cut there:
+
+- ``C = q`` counts the swing coalitions directly, ``w(T) ∈ [q − w_i, q − 1]``;
+- the complement ``T' = others ∖ T`` has ``w(T') = W − w_i − w(T) ∈ [W − q − w_i + 1, W − q]``
+  and ``|T'| = n − 1 − |T|``, with the same factor ``|T|! (n − 1 − |T|)!``; so the same
+  count over ``C = W − q + 1`` gives the same swings and Shapley–Shubik sums.
+
+Both windows are ``[max(0, C − w_i), C − 1]``, and the programme takes the smaller cut,
+``C = min(q, W − q + 1) ≤ (W + 1)/2``: a two-thirds quota costs half of what it would
+directly, a 99 % quota a fiftieth.
 
 Exact and fast: counts are Python ints (no overflow at any size). Each row ``k`` of the
 table is packed into one integer with a fixed-width digit per weight ``s`` (Kronecker
 substitution), so multiplying a row by ``y^w`` is a shift and adding rows is one big-int
-addition; digits never overflow because every count is below ``2^n``. Work is about ``n²/2``
-big-int operations on ``q·n``-bit numbers for the build plus ``n`` per distinct weight (at
-most about ``√(2W)`` distinct weights): 200 members in 800 seats take a fraction of a
-second. The results are `fractions.Fraction` values, exact.
+addition; a digit has ``n + bitlength(C) + 1`` bits, so no count (``< 2^n``) and no sum of
+a window of counts overflows it, and a window's digits are summed by folding the integer
+onto itself (``log₂`` of the window's width big-int additions). Work is about ``n²/2``
+big-int operations on ``C·n``-bit numbers for the build, i.e. ``~n³·C/2`` bit operations,
+plus ``n·log₂ C`` per distinct weight: 142 members in 800 seats take milliseconds; the
+service bounds the council (`welfare.seats.MAX_TOTAL_SEATS`, `MAX_SEATED_MEMBERS`) so that
+the worst case stays under a second. The results are `fractions.Fraction` values, exact.
 
 The Jagiellonian quota (Słomczyński & Życzkowski): with weights ``∝ √N_i``, the threshold
 ``t_J = ½ (1 + √(Σ N_i) / Σ √N_i)`` makes each member's Banzhaf power approximately
@@ -36,12 +48,17 @@ a threshold ``t`` is ``q = ⌊t·W⌋ + 1`` (`quota_weight`).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 from welfare.errors import InvalidWelfareInput
+
+POWER_CACHE_SIZE = 32
+"""Power tables `cached_power_table` keeps (the most recently used); each holds one
+fraction pair per member, a few hundred kilobytes at most for the largest council."""
 
 EEC_1958 = (12, (4, 4, 4, 2, 2, 1))
 """The EEC Council of Ministers, 1958: quota 12 of 17 (France, Germany, Italy, Belgium,
@@ -128,18 +145,21 @@ def power_indices(weights: Sequence[int], quota: int) -> PowerIndices:
         InvalidWelfareInput: no members, a negative or non-integer weight, or a quota
             outside ``[1, W]``.
     """
-    _validate(weights, quota)
+    total = _validate(weights, quota)
     n = len(weights)
-    digit_bytes = n // 8 + 1  # every count is < 2^n, so n + 1 bits per digit suffice
-    digit_bits = 8 * digit_bytes
-    mask = (1 << (quota * digit_bits)) - 1
+    cut = min(quota, total - quota + 1)  # see the module docstring: direct or complement
+    digit_bits = n + cut.bit_length() + 1  # a count is < 2^n, a window's sum < C·2^n
+    mask = (1 << (cut * digit_bits)) - 1
 
-    # rows[k]: packed c[k][s] for s < quota, digit s at bit s·digit_bits.
+    # rows[k]: packed c[k][s] for s < cut, digit s at bit s·digit_bits.
+    # The table does not depend on the order of the members; taking the lightest first
+    # keeps the rows short (row k holds sums up to the k heaviest seen so far) for longest.
     rows = [1] + [0] * n
-    for j, w in enumerate(weights):
-        if w >= quota:
-            # adding this member to any coalition reaches the quota: nothing below q moves
-            continue
+    for j, w in enumerate(sorted(weights)):
+        if w >= cut:
+            # this member's term y^w lies beyond the cut: nothing below it moves (nor for
+            # the heavier members after it)
+            break
         shift = w * digit_bits
         for k in range(j + 1, 0, -1):
             if rows[k - 1]:
@@ -148,7 +168,7 @@ def power_indices(weights: Sequence[int], quota: int) -> PowerIndices:
     factorial = [math.factorial(k) for k in range(n + 1)]
     by_weight: dict[int, tuple[int, int]] = {}  # weight -> (swings, SS numerator over n!)
     for w in set(weights):
-        by_weight[w] = _swings_for_weight(rows, n, w, quota, digit_bytes, mask, factorial)
+        by_weight[w] = _swings_for_weight(rows, n, w, cut, digit_bits, mask, factorial)
 
     swings = tuple(by_weight[w][0] for w in weights)
     total_swings = sum(swings)
@@ -162,36 +182,43 @@ def power_indices(weights: Sequence[int], quota: int) -> PowerIndices:
     )
 
 
+def _digit_sum(packed: int, width: int, digit_bits: int) -> int:
+    """The sum of the ``width`` digits of ``packed``, by folding the top half onto the
+    bottom until one digit is left (digits are wide enough that no sum carries)."""
+    while width > 1:
+        half = (width + 1) // 2
+        bits = half * digit_bits
+        packed = (packed & ((1 << bits) - 1)) + (packed >> bits)
+        width = half
+    return packed
+
+
 def _swings_for_weight(
     rows: list[int],
     n: int,
     w: int,
-    quota: int,
-    digit_bytes: int,
+    cut: int,
+    digit_bits: int,
     mask: int,
     factorial: list[int],
 ) -> tuple[int, int]:
-    """(η, Σ_k a_k·k!(n−1−k)!) for a member of weight ``w``, ``a_k`` = swing coalitions of
-    size ``k`` of the others (those with weight in ``[q − w, q − 1]``)."""
+    """(η, Σ_k a_k·k!(n−1−k)!) for a member of weight ``w``, ``a_k`` = coalitions of size
+    ``k`` of the others with weight in the window ``[max(0, C − w), C − 1]``: the swing
+    coalitions themselves, or their complements (module docstring)."""
     if w == 0:
         return 0, 0
-    digit_bits = 8 * digit_bytes
-    lo = max(0, quota - w)
-    width = quota - lo
+    lo = max(0, cut - w)
+    width = cut - lo
     shift = w * digit_bits
     swings = 0
     shapley = 0
     others: int = rows[0]  # c_{-i}[0]: the empty coalition
     for k in range(n):
         if k > 0:
-            others = rows[k] if w >= quota else rows[k] - ((others << shift) & mask)
+            others = rows[k] if w >= cut else rows[k] - ((others << shift) & mask)
         if not others:
             continue
-        window = (others >> (lo * digit_bits)).to_bytes(width * digit_bytes, "little")
-        a_k = sum(
-            int.from_bytes(window[d * digit_bytes : (d + 1) * digit_bytes], "little")
-            for d in range(width)
-        )
+        a_k = _digit_sum(others >> (lo * digit_bits), width, digit_bits)
         if a_k:
             swings += a_k
             shapley += a_k * factorial[k] * factorial[n - 1 - k]
@@ -250,3 +277,15 @@ def power_table(weights: Sequence[int], quota: int) -> PowerTable:
         for i, w in enumerate(weights)
     )
     return PowerTable(quota=quota, total_weight=total, rows=rows)
+
+
+@functools.lru_cache(maxsize=POWER_CACHE_SIZE)
+def cached_power_table(weights: tuple[int, ...], quota: int) -> PowerTable:
+    """`power_table`, remembered for the `POWER_CACHE_SIZE` most recent games.
+
+    The table is a pure function of the seat vector and the quota, so they are the whole key:
+    a council whose seats or threshold change is another game and gets its own table, and
+    an unchanged council is served without recomputing (thread-safe; two threads missing at
+    once may both compute the same table, which is harmless).
+    """
+    return power_table(weights, quota)

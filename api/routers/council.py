@@ -4,6 +4,10 @@ Who may do what: an admin creates and changes members and sets the rules directl
 account holding a seat files motions, votes and delegates; a seated council member or an
 admin asks for the decision once the deadline has passed; anyone authenticated reads.
 Write routes run their transaction on one worker thread (`api.transactions.run_write`).
+
+Every list is paged by `db.paging` (``after_id``, ``limit``; ``next_after_id`` in the
+answer): members and motions by id, a motion's ballots by ballot id, the delegations in
+force by the delegating member's id.
 """
 
 from __future__ import annotations
@@ -23,15 +27,18 @@ from api.deps import (
     ReadSession,
     require_role,
 )
-from api.params import MAX_ID, AfterId
+from api.params import MAX_ID, AfterId, PageSize
 from api.problems import problem_responses
 from api.schemas.council import (
     BallotCreate,
+    BallotPage,
     BallotRead,
     DelegationCreate,
     DelegationInForce,
+    DelegationPage,
     DelegationRead,
     MemberCreate,
+    MemberPage,
     MemberRead,
     MemberUpdate,
     MotionCreate,
@@ -43,6 +50,7 @@ from api.schemas.council import (
 )
 from api.transactions import run_write
 from db.identity import Role
+from db.paging import DEFAULT_PAGE, next_after_id
 from db.types import utcnow
 from welfare import members as council
 from welfare import motions as service
@@ -52,7 +60,6 @@ router = APIRouter(prefix="/council", tags=["council"])
 
 MemberId = Annotated[int, Path(ge=1, le=MAX_ID, description="A council member id.")]
 MotionId = Annotated[int, Path(ge=1, le=MAX_ID, description="A motion id.")]
-MotionPageSize = Annotated[int, Query(ge=1, le=200, description="Most motions to return.")]
 CouncilCaller = Annotated[Caller, Depends(require_role(Role.COUNCIL))]
 DeciderCaller = Annotated[Caller, Depends(require_role(Role.COUNCIL, Role.ADMIN))]
 
@@ -65,10 +72,20 @@ def _motion_read(session: Session, motion_id: int, now: datetime) -> MotionRead:
 # --- members ------------------------------------------------------------------------------
 
 
-@router.get("/members", operation_id="list_council_members", responses=problem_responses(401))
-def list_members(session: ReadSession, _caller: CurrentCaller) -> list[MemberRead]:
-    """Every member with its constituency factors and current seats, by id."""
-    return [MemberRead.of(m) for m in council.list_members(session)]
+@router.get("/members", operation_id="list_council_members", responses=problem_responses(401, 422))
+def list_members(
+    session: ReadSession,
+    _caller: CurrentCaller,
+    after_id: AfterId = 0,
+    limit: PageSize = DEFAULT_PAGE,
+) -> MemberPage:
+    """Members with their constituency factors and current seats, by id, a page at a time
+    (422 for a bad ``after_id`` or ``limit``)."""
+    members = council.members_page(session, after_id=after_id, limit=limit)
+    return MemberPage(
+        members=[MemberRead.of(m) for m in members],
+        next_after_id=next_after_id([m.id for m in members], limit),
+    )
 
 
 @router.post(
@@ -82,9 +99,11 @@ async def create_member(
 ) -> MemberRead:
     """Add a member (admin only) and re-apportion every seat under the rules in force.
 
-    404 if the account does not exist; 409 if the name is taken or the account already holds
-    a seat; 422 if the account is not a council account or the council could no longer be
-    seated (e.g. more members than seats).
+    The name is NFKC-normalised (``Ｆｒａｎｃｅ`` is stored as ``France``). 404 if the
+    account does not exist; 409 if the name (once normalised) is taken or the account
+    already holds a seat; 422 for a name with invisible or direction-changing characters, a
+    non-council account, or a council that could no longer be seated (more members than
+    seats, more than 200 members, explicit weights beyond 4 000 seats in all).
     """
 
     def work(session: Session) -> MemberRead:
@@ -120,10 +139,12 @@ def read_member(member_id: MemberId, session: ReadSession, _caller: CurrentCalle
 async def update_member(
     member_id: MemberId, body: MemberUpdate, database: DatabaseDep, _admin: AdminCaller
 ) -> MemberRead:
-    """Change a member's factors, explicit weight or account (admin only); re-apportion.
+    """Change a member's name, constituency, factors, explicit weight or account (admin
+    only); re-apportion.
 
     Fields left out keep their value; ``explicit_weight`` or ``account_id`` sent as null are
-    cleared.
+    cleared. 404 for an unknown member or account; 409 if the new name is another member's
+    or the account holds another seat; 422 as for creating a member.
     """
     sent = body.model_fields_set
     changes: dict[str, int | None] = {}
@@ -136,6 +157,8 @@ async def update_member(
         member = council.update_member(
             session,
             member_id,
+            name=body.name,
+            constituency=body.constituency,
             population=body.population,
             contribution=body.contribution,
             **changes,
@@ -161,7 +184,8 @@ async def set_rules(body: RulesUpdate, database: DatabaseDep, admin: AdminCaller
     """Set new rules (admin only; the council changes quorum and threshold by motion too).
 
     Omitted fields keep their value. The change is recorded as a new rules version and every
-    member's seats are recomputed; 422 if the council cannot be seated under the new rules.
+    member's seats are recomputed; 422 for an assembly beyond 4 000 seats or one too small to
+    seat every member (the message names the smallest that would), or a bad share.
     """
 
     def work(session: Session) -> RulesRead:
@@ -195,7 +219,8 @@ def read_power(
 
     The game: with everyone voting yes or no, the yes side wins iff its seats exceed
     ``threshold × total seats``. Also gives the Jagiellonian threshold for the members'
-    populations.
+    populations. The exact table is computed once per seat vector and quota and then served
+    from memory. 422 for a threshold outside [0, 1) or a council with no seated member.
     """
     share: Fraction | None = None if threshold is None else parse_share(threshold, "threshold")
     return PowerRead.of(council.council_power(session, share))
@@ -241,14 +266,15 @@ def list_motions(
     session: ReadSession,
     _caller: CurrentCaller,
     after_id: AfterId = 0,
-    limit: MotionPageSize = 50,
+    limit: PageSize = DEFAULT_PAGE,
 ) -> MotionPage:
-    """Motions by id with their status and results."""
+    """Motions by id with their status and results, a page at a time (422 for a bad
+    ``after_id`` or ``limit``)."""
     rows = service.list_motions(session, after_id=after_id, limit=limit)
     now = utcnow()
     return MotionPage(
         motions=[MotionRead.of(m, r, now) for m, r in rows],
-        next_after_id=rows[-1][0].id if len(rows) == limit else None,
+        next_after_id=next_after_id([m.id for m, _ in rows], limit),
     )
 
 
@@ -266,11 +292,22 @@ def read_motion(motion_id: MotionId, session: ReadSession, _caller: CurrentCalle
     responses=problem_responses(401, 404, 422),
 )
 def list_ballots(
-    motion_id: MotionId, session: ReadSession, _caller: CurrentCaller
-) -> list[BallotRead]:
-    """The ballots cast on a motion, in the order cast."""
+    motion_id: MotionId,
+    session: ReadSession,
+    _caller: CurrentCaller,
+    after_id: AfterId = 0,
+    limit: PageSize = DEFAULT_PAGE,
+) -> BallotPage:
+    """The ballots cast on a motion, in the order cast, a page at a time (by ballot id).
+
+    404 for an unknown motion; 422 for a bad id, ``after_id`` or ``limit``.
+    """
     service.get_motion(session, motion_id)
-    return [BallotRead.of(b) for b in service.ballots_of(session, motion_id)]
+    ballots = service.ballots_page(session, motion_id, after_id=after_id, limit=limit)
+    return BallotPage(
+        ballots=[BallotRead.of(b) for b in ballots],
+        next_after_id=next_after_id([b.id for b in ballots], limit),
+    )
 
 
 @router.post(
@@ -343,10 +380,24 @@ async def delegate(
     return await run_write(database, work)
 
 
-@router.get("/delegations", operation_id="list_delegations", responses=problem_responses(401))
-def list_delegations(session: ReadSession, _caller: CurrentCaller) -> list[DelegationInForce]:
-    """The delegations in force now, by member."""
-    return [
-        DelegationInForce(member_id=m, delegate_id=d)
-        for m, d in sorted(service.delegations_in_force(session).items())
-    ]
+@router.get("/delegations", operation_id="list_delegations", responses=problem_responses(401, 422))
+def list_delegations(
+    session: ReadSession,
+    _caller: CurrentCaller,
+    after_id: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_ID,
+            description="Return only delegations of members with a larger id (paging).",
+        ),
+    ] = 0,
+    limit: PageSize = DEFAULT_PAGE,
+) -> DelegationPage:
+    """The delegations in force now, by the delegating member's id, a page at a time (the
+    cursor is a member id; 422 for a bad ``after_id`` or ``limit``)."""
+    rows = service.delegations_in_force_page(session, after_id=after_id, limit=limit)
+    return DelegationPage(
+        delegations=[DelegationInForce(member_id=m, delegate_id=d) for m, d in rows],
+        next_after_id=next_after_id([m for m, _ in rows], limit),
+    )

@@ -21,6 +21,7 @@ from fastapi import status as http
 from sqlalchemy.orm import Session
 
 from api.deps import CurrentCaller, DatabaseDep, ReadSession, SeatedOrAdmin
+from api.params import MAX_ID, PageSize
 from api.problems import problem_responses
 from api.schemas.indicators import IsoDate
 from api.schemas.metrics import (
@@ -29,9 +30,11 @@ from api.schemas.metrics import (
     MetricDiffRead,
     MetricVersionCreate,
     MetricVersionCreated,
+    MetricVersionPage,
     MetricVersionRead,
 )
 from api.transactions import run_write
+from db.paging import DEFAULT_PAGE, next_after_id
 from db.types import utcnow
 from welfare import metric_service as service
 from welfare.errors import UnknownMetricVersion
@@ -87,10 +90,34 @@ def list_(
     status: Annotated[
         VersionStatus | None, Query(description="Only drafts or only adopted versions.")
     ] = None,
-) -> list[MetricVersionRead]:
-    """Every version, oldest first, optionally only drafts or only adopted ones."""
-    versions = service.list_versions(session, status=None if status is None else status.value)
-    return [MetricVersionRead.of(v) for v in versions]
+    after_id: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_ID,
+            description="How many versions (of this filter) were read already (paging).",
+        ),
+    ] = 0,
+    limit: PageSize = DEFAULT_PAGE,
+) -> MetricVersionPage:
+    """Versions, oldest first, a page at a time (`db.paging`), optionally only drafts or
+    only adopted ones.
+
+    A version's key is its SHA-256, so ``after_id`` counts the versions already read:
+    send 0 first, then each answer's ``next_after_id`` (null on the last page). 422 for an
+    unknown status or an ``after_id`` or ``limit`` out of range.
+    """
+    versions = service.list_versions(
+        session,
+        status=None if status is None else status.value,
+        after_id=after_id,
+        limit=limit,
+    )
+    positions = list(range(after_id + 1, after_id + len(versions) + 1))
+    return MetricVersionPage(
+        versions=[MetricVersionRead.of(v) for v in versions],
+        next_after_id=next_after_id(positions, limit),
+    )
 
 
 @router.get(

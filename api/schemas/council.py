@@ -24,9 +24,9 @@ from welfare.council import (
     MotionResult,
     MotionStatus,
 )
-from welfare.members import CouncilPower, Rules
+from welfare.members import MAX_CONSTITUENCY, MAX_NAME, CouncilPower, Rules
 from welfare.motions import status_of
-from welfare.seats import SeatMethod
+from welfare.seats import MAX_TOTAL_SEATS, SeatMethod
 from welfare.tally import Choice, share_text
 
 MAX_FACTOR = 10**15
@@ -43,19 +43,38 @@ def exact(share: Fraction) -> str:
 # --- members ------------------------------------------------------------------------------
 
 
+_NAME_RULE = (
+    "NFKC-normalised (fullwidth Ｆｒａｎｃｅ is stored as France) and refused if it holds "
+    "invisible or direction-changing characters; unique among members."
+)
+
+
 class MemberCreate(RequestModel):
     """A new council member (admin only). Seats are recomputed for everyone."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, examples=["France"])
-    constituency: str = Field(default="", max_length=200, examples=["France"])
+    name: str = Field(
+        min_length=1, max_length=MAX_NAME, description=_NAME_RULE, examples=["France"]
+    )
+    constituency: str = Field(
+        default="",
+        max_length=MAX_CONSTITUENCY,
+        description="Normalised like the name; empty: the name.",
+        examples=["France"],
+    )
     population: int = Field(ge=0, le=MAX_FACTOR, description="N, persons.", examples=[45_000_000])
     contribution: int = Field(
         default=0, ge=0, le=MAX_FACTOR, description="C, whole currency units (two-factor)."
     )
     explicit_weight: int | None = Field(
-        default=None, ge=1, le=100_000, description="Seats under the explicit method."
+        default=None,
+        ge=1,
+        le=MAX_TOTAL_SEATS,
+        description=(
+            f"Seats under the explicit method (the weights of all members sum to at most "
+            f"{MAX_TOTAL_SEATS})."
+        ),
     )
     account_id: int | None = Field(
         default=None, ge=1, le=2**31 - 1, description="The council account acting for it."
@@ -67,9 +86,13 @@ class MemberUpdate(RequestModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    name: str | None = Field(
+        default=None, min_length=1, max_length=MAX_NAME, description=_NAME_RULE
+    )
+    constituency: str | None = Field(default=None, min_length=1, max_length=MAX_CONSTITUENCY)
     population: int | None = Field(default=None, ge=0, le=MAX_FACTOR)
     contribution: int | None = Field(default=None, ge=0, le=MAX_FACTOR)
-    explicit_weight: int | None = Field(default=None, ge=1, le=100_000)
+    explicit_weight: int | None = Field(default=None, ge=1, le=MAX_TOTAL_SEATS)
     account_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
@@ -94,6 +117,15 @@ class MemberRead(BaseModel):
         return cls.model_validate(member)
 
 
+class MemberPage(BaseModel):
+    """A page of members by id (`db.paging`)."""
+
+    members: list[MemberRead]
+    next_after_id: int | None = Field(
+        description="Send as after_id for the next page; null on the last page."
+    )
+
+
 # --- rules and power ----------------------------------------------------------------------
 
 
@@ -102,7 +134,13 @@ class RulesUpdate(RequestModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    assembly_size: int | None = Field(default=None, ge=1, le=100_000, examples=[800])
+    assembly_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TOTAL_SEATS,
+        description=f"Seats to apportion (penrose, two_factor), at most {MAX_TOTAL_SEATS}.",
+        examples=[800],
+    )
     method: SeatMethod | None = Field(default=None, examples=["penrose"])
     quorum: str | None = Field(
         default=None,
@@ -267,10 +305,12 @@ class MotionRead(BaseModel):
 
 
 class MotionPage(BaseModel):
-    """A page of motions by id."""
+    """A page of motions by id (`db.paging`)."""
 
     motions: list[MotionRead]
-    next_after_id: int | None
+    next_after_id: int | None = Field(
+        description="Send as after_id for the next page; null on the last page."
+    )
 
 
 class BallotCreate(RequestModel):
@@ -296,6 +336,15 @@ class BallotRead(BaseModel):
     def of(cls, ballot: Ballot) -> BallotRead:
         """From the ORM row."""
         return cls.model_validate(ballot)
+
+
+class BallotPage(BaseModel):
+    """A page of a motion's ballots, in the order cast (by ballot id, `db.paging`)."""
+
+    ballots: list[BallotRead]
+    next_after_id: int | None = Field(
+        description="Send as after_id for the next page; null on the last page."
+    )
 
 
 class DelegationCreate(RequestModel):
@@ -327,3 +376,13 @@ class DelegationInForce(BaseModel):
 
     member_id: int
     delegate_id: int
+
+
+class DelegationPage(BaseModel):
+    """A page of the delegations in force now, by delegating member id (`db.paging`: the
+    cursor is a member id)."""
+
+    delegations: list[DelegationInForce]
+    next_after_id: int | None = Field(
+        description="Send as after_id for the next page; null on the last page."
+    )

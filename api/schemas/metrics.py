@@ -1,11 +1,15 @@
 """Schemas for metric versions: a definition in, a content-addressed version out, diffs.
 
-The input mirrors the definition's JSON form (`welfare.metric`): these models type the
-fields and refuse unknown ones; `welfare.metric.parse_definition` then checks the meaning
-(weights summing to 1, ordered goalposts, known indicators in their units, …) and reports
-every problem at once. Numbers must be JSON numbers (``"0.5"`` is refused, not coerced),
-so what is hashed is exactly what was sent. Fields left out take the definition's
-defaults, and a default spelled out gives the same version id as one left out.
+The input mirrors the definition's JSON form (`welfare.metric`): these models document
+the fields' types for the OpenAPI and read a well-typed body; `welfare.metric.parse_definition`
+checks every one of those types again and the meaning besides (finite numbers within their
+bounds, weights summing to 1, ordered goalposts, known indicators in their units, …) and
+reports every problem at once, each with its field's path (``components[0].weight``). So
+that a type error cannot hide the other problems, a body that fails these models' types is
+handed on as sent, and the one 422 lists them all (`MetricVersionCreate`). Numbers must be
+JSON numbers (``"0.5"`` is refused, not coerced), so what is hashed is exactly what was
+sent. Fields left out take the definition's defaults, and a default spelled out gives the
+same version id as one left out.
 """
 
 from __future__ import annotations
@@ -13,12 +17,24 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictFloat,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from api.schemas.base import FreeText, RequestModel
 from welfare.gapminder_data import HDI_LIKE_DEFINITION
 from welfare.metric import (
     MAX_COMPONENTS,
+    MAX_MAGNITUDE,
+    MAX_MONEY_WEIGHT,
     Aggregation,
     FieldChange,
     MissingPolicy,
@@ -39,10 +55,18 @@ class NormalisationSpec(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: NormKind = Field(default=NormKind.GOALPOSTS, examples=["goalposts"])
-    lo: StrictFloat | None = Field(default=None, description="Lower goalpost (goalposts).")
-    hi: StrictFloat | None = Field(default=None, description="Upper goalpost (goalposts).")
-    target: StrictFloat | None = Field(default=None, description="Target (target).")
-    scale: StrictFloat | None = Field(default=None, description="Scale > 0 (target).")
+    lo: StrictFloat | None = Field(
+        default=None, description=f"Lower goalpost (goalposts), |lo| ≤ {MAX_MAGNITUDE:g}."
+    )
+    hi: StrictFloat | None = Field(
+        default=None, description=f"Upper goalpost (goalposts), |hi| ≤ {MAX_MAGNITUDE:g}."
+    )
+    target: StrictFloat | None = Field(
+        default=None, description=f"Target (target), |target| ≤ {MAX_MAGNITUDE:g}."
+    )
+    scale: StrictFloat | None = Field(
+        default=None, description=f"Scale (target), 0 < scale ≤ {MAX_MAGNITUDE:g}."
+    )
 
 
 class ComponentSpec(RequestModel):
@@ -53,7 +77,11 @@ class ComponentSpec(RequestModel):
     key: str = Field(max_length=64, examples=["health"])
     indicator: str = Field(max_length=64, description="An indicator key.", examples=["lifeExp"])
     unit: str = Field(max_length=64, description="Must equal the indicator's unit.")
-    weight: StrictFloat = Field(description="≥ 0; the weights sum to 1 unless money_sum.")
+    weight: StrictFloat = Field(
+        description=(
+            f"In [0, 1], the weights summing to 1; under money_sum in [0, {MAX_MONEY_WEIGHT:g}]."
+        )
+    )
     direction: Literal[1, -1] = Field(default=1, description="1: higher is better; -1: lower.")
     log: StrictBool = Field(default=False, description="Take ln of the value first.")
     normalisation: NormalisationSpec | None = Field(
@@ -73,16 +101,43 @@ class MetricVersionCreate(RequestModel):
     description: FreeText = Field(default="", max_length=4000)
     entity: str = Field(max_length=100, description="What is measured, e.g. World.")
     unit: str = Field(max_length=64, description="The unit of W, e.g. index.")
-    lo: StrictFloat = Field(description="Lower tradable bound of W.")
-    hi: StrictFloat = Field(description="Upper tradable bound of W (> lo).")
+    lo: StrictFloat = Field(description=f"Lower tradable bound of W, |lo| ≤ {MAX_MAGNITUDE:g}.")
+    hi: StrictFloat = Field(
+        description=f"Upper tradable bound of W (> lo), |hi| ≤ {MAX_MAGNITUDE:g}."
+    )
     aggregation: Aggregation = Aggregation.WEIGHTED_ARITHMETIC
     missing_policy: MissingPolicy = MissingPolicy.FAIL
     vintage_policy: VintagePolicy = VintagePolicy.AS_OF_CUTOFF
     components: list[ComponentSpec] = Field(min_length=1, max_length=MAX_COMPONENTS)
 
+    _as_sent: dict[str, Any] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_problem_at_once(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """A JSON object that fails these types is kept as sent instead of refused here.
+
+        `welfare.metric.parse_definition` checks every type declared above again (unknown
+        fields, strings, numbers and not booleans, enums, lengths, control characters) and
+        everything these types cannot say, and the service adds the indicator checks: so
+        the 422 it raises names a type error together with every other problem, where a
+        refusal here would have hidden the rest.
+        """
+        try:
+            return handler(data)
+        except ValidationError:
+            if not isinstance(data, dict):
+                raise
+            no_fields: dict[str, Any] = {}
+            unchecked = cls.model_construct(**no_fields)
+            unchecked._as_sent = data
+            return unchecked
+
     def definition(self) -> dict[str, Any]:
         """The definition's JSON form, only with the fields sent (defaults stay the
-        service's)."""
+        service's); a body that failed the types above, exactly as sent."""
+        if self._as_sent is not None:
+            return self._as_sent
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
@@ -132,6 +187,16 @@ def _fields(version: MetricVersion) -> dict[str, Any]:
         "canonical": version.canonical,
         "definition": to_dict(definition_of(version)),
     }
+
+
+class MetricVersionPage(BaseModel):
+    """A page of versions, oldest first (`db.paging`; here ``after_id`` counts the versions
+    already read, as a version's key is its SHA-256)."""
+
+    versions: list[MetricVersionRead]
+    next_after_id: int | None = Field(
+        description="Send as after_id for the next page; null on the last page."
+    )
 
 
 class FieldChangeRead(BaseModel):

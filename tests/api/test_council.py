@@ -50,7 +50,7 @@ def test_admin_seats_a_council_and_anyone_reads_seats_rules_and_power(
     for name, population in [("A", 1_000_000), ("B", 4_000_000), ("C", 9_000_000)]:
         create_member(client, admin, name, population)
 
-    members = client.get("/council/members", headers=auth(trader)).json()
+    members = client.get("/council/members", headers=auth(trader)).json()["members"]
     assert [(m["name"], m["seats"]) for m in members] == [("A", 133), ("B", 267), ("C", 400)]
     rules = client.get("/council/rules", headers=auth(trader)).json()
     assert rules["assembly_size"] == 800
@@ -62,7 +62,7 @@ def test_admin_seats_a_council_and_anyone_reads_seats_rules_and_power(
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["threshold"] == "2/3"
-    members = client.get("/council/members", headers=auth(trader)).json()
+    members = client.get("/council/members", headers=auth(trader)).json()["members"]
     assert [m["seats"] for m in members] == [2, 4, 6]
 
     power = client.get("/council/power", headers=auth(trader)).json()
@@ -154,10 +154,12 @@ def test_a_motion_from_filing_to_decision(client: TestClient, make_account: Make
     is_problem(client.post(f"{path}/decide", headers=auth(key_b)), 409, "only after its deadline")
 
     ballots = client.get(f"{path}/ballots", headers=auth(trader)).json()
-    assert [(x["member_id"], x["choice"]) for x in ballots] == [(c, "yes"), (a, "no")]
-    assert client.get("/council/delegations", headers=auth(trader)).json() == [
-        {"member_id": b, "delegate_id": c}
-    ]
+    assert [(x["member_id"], x["choice"]) for x in ballots["ballots"]] == [(c, "yes"), (a, "no")]
+    assert ballots["next_after_id"] is None
+    assert client.get("/council/delegations", headers=auth(trader)).json() == {
+        "delegations": [{"member_id": b, "delegate_id": c}],
+        "next_after_id": None,
+    }
 
     time.sleep(max(0.0, (deadline - utcnow()).total_seconds()) + 0.05)
     is_problem(
@@ -242,7 +244,7 @@ def test_refusals_are_problem_json_and_change_nothing(
         404,
         "no council member with id 99",
     )
-    assert client.get("/council/delegations", headers=auth(admin)).json() == []
+    assert client.get("/council/delegations", headers=auth(admin)).json()["delegations"] == []
     members_before = client.get("/council/members", headers=auth(admin)).json()
     is_problem(
         client.post("/council/members", json={"name": "A", "population": 5}, headers=auth(admin)),
@@ -284,7 +286,7 @@ def test_member_update_links_an_account_and_revokes_delegation(
     assert made.status_code == 201
     revoked = client.post("/council/delegations", json={"delegate_id": None}, headers=auth(key))
     assert revoked.json()["delegate_id"] is None
-    assert client.get("/council/delegations", headers=auth(key)).json() == []
+    assert client.get("/council/delegations", headers=auth(key)).json()["delegations"] == []
     cleared = client.patch(
         f"/council/members/{a['id']}", json={"account_id": None}, headers=auth(admin)
     )
@@ -302,6 +304,23 @@ def test_council_routes_declare_their_errors(client: TestClient) -> None:
     ]
     assert len(operations) == 15
     for path, method, op in operations:
-        assert "401" in op["responses"], (path, method)
+        errors = {code for code in op["responses"] if code.startswith("4")}
+        assert "401" in errors, (path, method)
         if method in {"post", "patch"}:
-            assert {"403", "422"} <= set(op["responses"]), (path, method)
+            assert {"403", "422"} <= errors, (path, method)
+        if op.get("parameters") or op.get("requestBody"):
+            assert "422" in errors, (path, method)  # a parameter or a body can be malformed
+        if any(p["in"] == "path" for p in op.get("parameters", [])):
+            assert "404" in errors, (path, method)  # the id can name nothing
+        for code in errors:
+            assert "application/problem+json" in op["responses"][code]["content"], (path, code)
+    listed = {path for path, method, op in operations if op["operationId"].startswith("list_")}
+    assert listed == {
+        "/council/members",
+        "/council/motions",
+        "/council/motions/{motion_id}/ballots",
+        "/council/delegations",
+    }
+    for path in listed:
+        names = {p["name"] for p in spec["paths"][path]["get"]["parameters"]}
+        assert {"after_id", "limit"} <= names, path

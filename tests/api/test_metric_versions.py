@@ -101,11 +101,12 @@ def test_a_draft_is_keyed_by_its_hash_and_the_same_definition_is_the_same_versio
         "hi": 85.0,
     }
     listed = client.get("/metric-versions", headers=auth(trader)).json()
-    assert [v["version_id"] for v in listed] == [vid]
+    assert [v["version_id"] for v in listed["versions"]] == [vid]
+    assert listed["next_after_id"] is None
     drafts = client.get("/metric-versions", params={"status": "draft"}, headers=auth(trader))
-    assert [v["version_id"] for v in drafts.json()] == [vid]
+    assert [v["version_id"] for v in drafts.json()["versions"]] == [vid]
     adopted = client.get("/metric-versions", params={"status": "adopted"}, headers=auth(trader))
-    assert adopted.json() == []
+    assert adopted.json() == {"versions": [], "next_after_id": None}
 
 
 def test_the_diff_names_the_changed_weights(client: TestClient, make_account: MakeAccount) -> None:
@@ -151,7 +152,7 @@ def test_refused_drafts_are_problem_json_and_store_nothing(
             client.post("/metric-versions", json=definition, headers=auth(key)), status, fragment
         )
 
-    refused(with_weights(0.6, 0.5), 422, "the weights must sum to 1, not 1.1")
+    refused(with_weights(0.6, 0.5), 422, "components: the weights must sum to 1, not 1.1")
     wrong_unit = hdi_like()
     wrong_unit["components"][1]["unit"] = "USD"
     refused(wrong_unit, 422, "says unit 'USD' but indicator 'gdpPercap' is in 'USD per person'")
@@ -172,7 +173,7 @@ def test_refused_drafts_are_problem_json_and_store_nothing(
     refused(hdi_like(), 403, "needs the council or admin role", key=trader)
     refused(hdi_like(), 409, "holds no council seat", key=unseated)
     is_problem(client.post("/metric-versions", json=hdi_like()), 401, "API key")
-    assert client.get("/metric-versions", headers=auth(admin)).json() == []
+    assert client.get("/metric-versions", headers=auth(admin)).json()["versions"] == []
 
     is_problem(client.get("/metric-versions/abc", headers=auth(trader)), 422, "version_id")
     is_problem(client.get(f"/metric-versions/{'A' * 64}", headers=auth(trader)), 422, "64")
@@ -208,3 +209,100 @@ def test_no_version_is_in_force_until_a_motion_adopts_one(
         422,
         "on",
     )
+
+
+def test_weights_of_1e308_are_a_422_naming_the_field_not_a_500(
+    client: TestClient, make_account: MakeAccount
+) -> None:
+    _, council = steward_and_drafter(client, make_account)
+    response = client.post(
+        "/metric-versions", json=with_weights(1e308, 1e308), headers=auth(council)
+    )
+    is_problem(
+        response,
+        422,
+        "components[0].weight: 1e+308 is beyond the bound ±1e+06; send a number in [-1e+06, 1e+06]",
+    )
+    assert "components[1].weight: 1e+308 is beyond the bound" in response.json()["detail"]
+    # goalposts, targets, scales and the tradable bounds: at most 1e15 in magnitude
+    far = hdi_like(lo=-1e308)
+    far["components"][0]["normalisation"] = {"lo": -1e300, "hi": 1e300}
+    response = client.post("/metric-versions", json=far, headers=auth(council))
+    detail = response.json()["detail"]
+    is_problem(response, 422, "lo: -1e+308 is beyond the bound ±1e+15")
+    assert "components[0].normalisation.lo: -1e+300 is beyond the bound ±1e+15" in detail
+    assert "components[0].normalisation.hi: 1e+300 is beyond the bound ±1e+15" in detail
+    # JSON that Python reads as a number but is not finite (NaN, Infinity)
+    text = json.dumps(hdi_like()).replace('"hi": 1.0', '"hi": Infinity', 1)
+    assert "Infinity" in text
+    response = client.post(
+        "/metric-versions",
+        content=text,
+        headers={**auth(council), "Content-Type": "application/json"},
+    )
+    is_problem(response, 422, "hi: must be a finite number, not inf")
+    assert client.get("/metric-versions", headers=auth(council)).json()["versions"] == []
+
+
+def test_three_independent_faults_are_named_in_one_422(
+    client: TestClient, make_account: MakeAccount
+) -> None:
+    _, council = steward_and_drafter(client, make_account)
+    # an absurd weight, goalposts the wrong way round, and an indicator nobody defined
+    faults = hdi_like()
+    faults["components"][0]["weight"] = 1e308
+    faults["components"][0]["normalisation"] = {"lo": 85.0, "hi": 20.0}
+    faults["components"][1]["indicator"] = "gni"
+    response = client.post("/metric-versions", json=faults, headers=auth(council))
+    is_problem(response, 422, "the metric definition is invalid")
+    detail = response.json()["detail"]
+    assert detail.startswith("the metric definition is invalid (3 problems): (1) "), detail
+    for fragment in (
+        "(1) components[0].weight: 1e+308 is beyond the bound",
+        "(2) components[0].normalisation: goalposts must be ordered, lo 85.0 < hi 20.0",
+        "(3) components[1].indicator: component 'income' reads indicator 'gni', which is unknown",
+    ):
+        assert fragment in detail
+
+    # a type error no longer hides the others: a weight sent as text, an unknown field and a
+    # unit that disagrees with its indicator, all in the one answer
+    typed = hdi_like(colour="red")
+    typed["components"][0]["weight"] = "0.5"
+    typed["components"][1]["unit"] = "USD"
+    response = client.post("/metric-versions", json=typed, headers=auth(council))
+    detail = response.json()["detail"]
+    is_problem(response, 422, "components[0].weight: must be a number, not '0.5'")
+    assert "colour: is not a field of a metric definition" in detail
+    assert "components[1].unit: component 'income' says unit 'USD'" in detail
+    # (the weights are not also said not to sum to 1: one fault, one problem)
+    assert "sum to 1" not in detail
+    assert client.get("/metric-versions", headers=auth(council)).json()["versions"] == []
+
+
+def test_versions_are_read_a_page_at_a_time(client: TestClient, make_account: MakeAccount) -> None:
+    _, council = steward_and_drafter(client, make_account)
+    made = [
+        draft(client, council, with_weights(health, 1 - health))["version_id"]
+        for health in (0.25, 0.5, 0.75)
+    ]
+
+    def page(**params: Any) -> dict[str, Any]:
+        response = client.get("/metric-versions", params=params, headers=auth(council))
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    first = page(limit=2)
+    assert [v["version_id"] for v in first["versions"]] == made[:2]
+    assert first["next_after_id"] == 2
+    second = page(limit=2, after_id=first["next_after_id"])
+    assert [v["version_id"] for v in second["versions"]] == made[2:]
+    assert second["next_after_id"] is None
+    assert page(limit=3)["next_after_id"] == 3  # a full page: one more (empty) page to read
+    assert page(limit=3, after_id=3) == {"versions": [], "next_after_id": None}
+    for bad in ({"limit": 0}, {"limit": 1001}, {"after_id": -1}):
+        is_problem(
+            client.get("/metric-versions", params=bad, headers=auth(council)),
+            422,
+            next(iter(bad)),
+        )

@@ -164,7 +164,7 @@ def test_refused_member_changes_change_nothing(db: Database) -> None:
         (InvalidWelfareInput, "has the trader role", {"name": "D", "account_id": trader.id}),
         (DuplicateMember, "already holds the seat", {"name": "D", "account_id": seated}),
         (InvalidWelfareInput, "population must be a whole number", {"name": "D", "population": -1}),
-        (InvalidWelfareInput, "non-empty name", {"name": "  "}),
+        (InvalidWelfareInput, "member name is empty", {"name": "  "}),
     ]
     for error, message, overrides in attempts:
         kwargs: dict[str, object] = {"name": "D", "constituency": "D", "population": 5}
@@ -182,6 +182,46 @@ def test_refused_member_changes_change_nothing(db: Database) -> None:
         assert after == {**before, "council_rules": 1}
         assert [m.seats for m in council.list_members(s)] == [1, 1, 1]
         assert council.current_rules(s).method == "penrose"
+
+
+def test_the_council_is_bounded_at_200_members_and_4000_seats(db: Database) -> None:
+    with db.write() as s:
+        for i in range(200):
+            s.add(CouncilMember(name=f"M{i:03}", constituency="c", population=i + 1, seats=0))
+        s.flush()
+        council.reapportion(s)
+        assert sum(m.seats for m in council.list_members(s)) == 800
+    with pytest.raises(InvalidWelfareInput, match="would have 201"), db.write() as s:
+        council.create_member(s, name="One too many", constituency="", population=1)
+    for size, message in [(4_001, "from 1 to 4000"), (10**9, "from 1 to 4000")]:
+        with pytest.raises(InvalidWelfareInput, match=message), db.write() as s:
+            council.set_rules(s, assembly_size=size)
+    with db.write() as s:
+        council.set_rules(s, assembly_size=4_000)
+    with db.read() as s:
+        assert len(council.list_members(s)) == 200
+        assert sum(m.seats for m in council.list_members(s)) == 4_000
+        assert [m.id for m in council.members_page(s, after_id=198, limit=5)] == [199, 200]
+
+
+def test_names_are_normalised_and_unique_once_normalised(db: Database) -> None:
+    with db.write() as s:
+        france = council.create_member(
+            s, name="  Ｆｒａｎｃｅ ", constituency="Ｒéｐｕｂｌｉｑｕｅ", population=67
+        )
+        assert (france.name, france.constituency) == ("France", "République")
+        other = council.create_member(s, name="Other", constituency="", population=1)
+        assert other.constituency == "Other"
+    for name in ("France", "Ｆｒａｎｃｅ", "France\u200b"):
+        error = DuplicateMember if "\u200b" not in name else InvalidWelfareInput
+        with pytest.raises(error), db.write() as s:
+            council.create_member(s, name=name, constituency="", population=1)
+        with pytest.raises(error), db.write() as s:
+            council.update_member(s, other.id, name=name)
+    with pytest.raises(InvalidWelfareInput, match="U\\+202E"), db.write() as s:
+        council.update_member(s, other.id, constituency="\u202eecnarF")
+    with db.read() as s:
+        assert [m.name for m in council.list_members(s)] == ["France", "Other"]
 
 
 def test_update_member_relinks_account_and_reapportions(db: Database) -> None:

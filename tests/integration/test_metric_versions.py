@@ -278,7 +278,7 @@ def test_csv_import_appends_every_row(db: Database) -> None:
     with db.write() as s:
         indicators(s)
         imported = import_csv(s, CSV_OK)
-        assert len(imported) == 3
+        assert (imported.imported, imported.by_indicator) == (3, {"gdpPercap": 1, "lifeExp": 2})
     with db.read() as s:
         korea = list_observations(s, "gdpPercap", entity="Korea, Rep.")
         assert [(o.period, o.value, o.std_error, o.source) for o in korea] == [

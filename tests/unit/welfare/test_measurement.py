@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.unit.welfare.metric_examples import hdi_like
-from welfare.errors import InvalidWelfareInput, MeasurementUnavailable
+from welfare.errors import InvalidWelfareInput, MeasurementNotFinite, MeasurementUnavailable
 from welfare.measurement import measure
 from welfare.metric import parse_definition
 from welfare.vintage import Obs
@@ -228,3 +228,112 @@ def test_monte_carlo_without_standard_errors_has_no_spread_and_log_draws_stay_po
     assert result.uncertainty is not None
     assert result.uncertainty.sd > 0
     assert np.isfinite(result.uncertainty.mean)
+
+
+# --- a measurement is a finite number or none: observations may be any finite number
+
+
+def money_metric(weight: float = 1.0) -> dict[str, Any]:
+    """Net benefit in USD: gain − cost, each weighted ``weight``."""
+    return {
+        "name": "net benefit",
+        "entity": "World",
+        "unit": "USD",
+        "lo": -1e15,
+        "hi": 1e15,
+        "aggregation": "money_sum",
+        "components": [
+            {"key": "gain", "indicator": "g", "unit": "USD", "weight": weight,
+             "normalisation": {"kind": "none"}},
+            {"key": "cost", "indicator": "c", "unit": "USD", "weight": weight, "direction": -1,
+             "normalisation": {"kind": "none"}},
+        ],
+    }  # fmt: skip
+
+
+def test_observations_of_1e308_beyond_the_goalposts_score_at_the_goalpost() -> None:
+    # (1e308 − 20)/65 overflows nothing that matters: the score is capped at 1
+    result = measure(
+        parse_definition(hdi_like(aggregation="weighted_arithmetic")),
+        [o("lifeExp", "2007", 1e308), o("gdpPercap", "2007", 1e308)],
+        2007,
+        CUTOFF,
+    )
+    assert result.value == 1.0
+    assert [c.normalised for c in result.components] == [1.0, 1.0]
+
+
+def test_a_contribution_beyond_the_float_range_is_refused_naming_the_component() -> None:
+    # weight 2 × 1e308 = 2e308 > 1.8e308, the largest float
+    with pytest.raises(MeasurementNotFinite, match=r"component 'gain': its contribution"):
+        measure(
+            parse_definition(money_metric(weight=2.0)),
+            [o("g", "2007", 1e308), o("c", "2007", 1.0)],
+            2007,
+            CUTOFF,
+        )
+
+
+def test_a_sum_beyond_the_float_range_is_refused_naming_the_contributions() -> None:
+    # gain 1.5e308 and cost −1.5e308 (lower is better: contributes +1.5e308): 3e308
+    with pytest.raises(MeasurementNotFinite, match="W is not a finite number") as info:
+        measure(
+            parse_definition(money_metric()),
+            [o("g", "2007", 1.5e308), o("c", "2007", -1.5e308)],
+            2007,
+            CUTOFF,
+        )
+    assert "'cost' 1.5e+308, 'gain' 1.5e+308" in str(info.value)
+    # 409, not 422: the stored data cannot produce a value, the request itself is fine
+    assert isinstance(info.value, MeasurementUnavailable)
+
+
+def test_a_z_score_over_references_beyond_the_float_range_is_refused() -> None:
+    # the reference values 1.7e308 and −1.7e308: their spread overflows the float range
+    definition = parse_definition(
+        hdi_like(
+            aggregation="weighted_arithmetic",
+            components=[
+                {"key": "health", "indicator": "lifeExp", "unit": "years", "weight": 1,
+                 "normalisation": {"kind": "zscore"}},
+            ],
+        )
+    )  # fmt: skip
+    observations = [
+        o("lifeExp", "2007", 1.7e308),
+        o("lifeExp", "2007", -1.7e308, entity="Chad"),
+    ]
+    # σ = 1.7e308 exactly, but (x − μ)² overflows: σ would come out infinite and every
+    # z-score a silent 0, so the measurement is refused instead
+    with pytest.raises(MeasurementNotFinite, match=r"component 'health': the mean or standard"):
+        measure(definition, observations, 2007, CUTOFF)
+    minmax = parse_definition(
+        hdi_like(
+            aggregation="weighted_arithmetic",
+            components=[
+                {"key": "health", "indicator": "lifeExp", "unit": "years", "weight": 1,
+                 "normalisation": {"kind": "minmax"}},
+            ],
+        )
+    )  # fmt: skip
+    with pytest.raises(MeasurementNotFinite, match=r"component 'health': the range"):
+        measure(minmax, observations, 2007, CUTOFF)
+
+
+def test_monte_carlo_draws_beyond_the_float_range_are_refused() -> None:
+    # a standard error of 1e308 around 1e308: draws beyond 1.8e308 are infinite
+    definition = parse_definition(money_metric())
+    observations = [o("g", "2007", 1e308, se=1e308), o("c", "2007", 0.0)]
+    with pytest.raises(MeasurementNotFinite, match=r"component 'gain': Monte Carlo draws"):
+        measure(definition, observations, 2007, CUTOFF, monte_carlo=100, seed=1)
+    # without draws the same data measures fine: W = 1e308 − 0
+    assert measure(definition, observations, 2007, CUTOFF).value == 1e308
+
+
+def test_a_monte_carlo_summary_beyond_the_float_range_is_refused() -> None:
+    # seed 14 draws W = 6.96e307 and −9.79e307: both finite, but their squared deviations
+    # from the mean, and so the sample variance, are not
+    definition = parse_definition(money_metric())
+    observations = [o("g", "2007", 0.0, se=1e308), o("c", "2007", 0.0)]
+    with pytest.raises(MeasurementNotFinite, match="the Monte Carlo sd of W is not a finite"):
+        measure(definition, observations, 2007, CUTOFF, monte_carlo=2, seed=14)

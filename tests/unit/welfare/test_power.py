@@ -14,11 +14,13 @@ from tests.strategies import weighted_games
 from welfare.errors import InvalidWelfareInput
 from welfare.power import (
     EEC_1958,
+    cached_power_table,
     jagiellonian_quota,
     power_indices,
     power_table,
     quota_weight,
 )
+from welfare.seats import MAX_SEATED_MEMBERS, MAX_TOTAL_SEATS
 
 
 def brute_force(weights: list[int], quota: int) -> tuple[list[int], list[Fraction]]:
@@ -142,3 +144,39 @@ def test_jagiellonian_quota() -> None:
 def test_refusals(weights: list[int], quota: int, message: str) -> None:
     with pytest.raises(InvalidWelfareInput, match=message):
         power_indices(weights, quota)
+
+
+def test_a_high_quota_counts_the_complements_with_the_same_result() -> None:
+    # [13; 4, 4, 4, 2, 2, 1] (17 seats): the cut is min(13, 17 − 13 + 1) = 5, so the
+    # programme counts the losing complements; brute force agrees. The member of one seat
+    # swings in the 4 coalitions of the others weighing exactly 12: {4, 4, 4} and the
+    # three {4, 4, 2, 2}
+    weights = [4, 4, 4, 2, 2, 1]
+    swings, shapley = brute_force(weights, 13)
+    indices = power_indices(weights, 13)
+    assert list(indices.swings) == swings == [8, 8, 8, 4, 4, 4]
+    assert list(indices.shapley_shubik) == shapley
+
+
+def test_the_largest_council_the_bounds_admit_computes_its_table_within_a_second() -> None:
+    # 200 members, 4 000 seats, as many distinct seat counts as fit (1, 2, …, 86 and then
+    # ones), at the threshold ½, the slowest quota (the cut is then W/2): about 0.7 s on the
+    # project's 2-core machine; the guard allows for a busy one
+    weights = list(range(1, 87)) + [1] * (MAX_SEATED_MEMBERS - 86)
+    weights[-1] += MAX_TOTAL_SEATS - sum(weights)
+    assert (len(weights), sum(weights)) == (200, 4_000)
+    start = time.perf_counter()
+    table = power_table(weights, quota_weight(4_000, Fraction(1, 2)))
+    elapsed = time.perf_counter() - start
+    assert sum(row.shapley_shubik for row in table.rows) == 1
+    assert elapsed < 5.0, f"{elapsed:.2f} s"
+
+
+def test_the_cached_table_is_the_table_and_a_new_game_is_computed_anew() -> None:
+    cached_power_table.cache_clear()
+    table = cached_power_table((4, 4, 4, 2, 2, 1), 12)
+    assert table == power_table([4, 4, 4, 2, 2, 1], 12)
+    assert cached_power_table((4, 4, 4, 2, 2, 1), 12) is table
+    assert cached_power_table((4, 4, 4, 2, 2, 1), 13) is not table
+    info = cached_power_table.cache_info()
+    assert (info.hits, info.misses) == (1, 2)

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from welfare.errors import InvalidWelfareInput
-from welfare.seats import SeatMethod, allocate_seats
+from welfare.seats import MAX_SEATED_MEMBERS, MAX_TOTAL_SEATS, SeatMethod, allocate_seats
 
 
 def test_equal_gives_one_seat_each_whatever_the_assembly() -> None:
@@ -89,8 +89,49 @@ def test_explicit_weights_are_taken_as_written() -> None:
         ({"method": "penrose", "populations": [1, -2]}, "cannot be negative"),
         ({"method": "penrose", "populations": []}, "no members"),
         ({"method": "penrose", "populations": [1, 2, 3], "assembly_size": 2}, "at least 3"),
+        (
+            {"method": "two_factor", "populations": [1, 2, 3], "contributions": [1, 1, 1],
+             "assembly_size": 4},
+            "3 members need S ≥ 2·3 − 1 = 5",
+        ),
+        ({"method": "penrose", "populations": [1], "assembly_size": 4_001}, "4001 seats"),
+        ({"method": "two_factor", "populations": [1], "contributions": [1],
+          "assembly_size": 10**6}, "larger than the 4000 seats"),
+        ({"method": "explicit", "populations": [1, 1], "explicit_weights": [4_000, 1]},
+         "the explicit weights sum to 4001 seats, more than the 4000"),
+        ({"method": "equal", "populations": [1] * 201}, "at most 200 members"),
+        ({"method": "penrose", "populations": [1] * 201, "assembly_size": 800}, "would have 201"),
     ],
-)
+)  # fmt: skip
 def test_refusals(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidWelfareInput, match=message):
         allocate_seats(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_two_factor_method_names_the_assembly_it_really_needs() -> None:
+    # 142 members (the gapminder countries): the population half ⌈S/2⌉ must give each a
+    # seat, so S ≥ 2·142 − 1 = 283. 282 seats give that half 141; the message once said 142.
+    populations, contributions = [10**6] * 142, [1] * 142
+    with pytest.raises(InvalidWelfareInput) as info:
+        allocate_seats(
+            "two_factor", populations=populations, contributions=contributions, assembly_size=282
+        )
+    assert str(info.value) == (
+        "an assembly of 282 seats cannot seat every member: the two-factor method shares "
+        "⌈S/2⌉ seats by population with at least one each, so 142 members need "
+        "S ≥ 2·142 − 1 = 283; send an assembly size of at least 283"
+    )
+    seats = allocate_seats(
+        "two_factor", populations=populations, contributions=contributions, assembly_size=283
+    )
+    assert sum(seats) == 283
+    assert min(seats) == 1  # 142 population seats, 141 contribution seats: one member has none
+
+
+def test_the_largest_council_the_bounds_admit_is_seated() -> None:
+    assert (MAX_SEATED_MEMBERS, MAX_TOTAL_SEATS) == (200, 4_000)
+    seats = allocate_seats("penrose", populations=list(range(1, 201)), assembly_size=4_000)
+    assert (len(seats), sum(seats)) == (200, 4_000)
+    assert allocate_seats("equal", populations=[1] * 200) == [1] * 200
+    explicit = allocate_seats("explicit", populations=[0, 0], explicit_weights=[3_999, 1])
+    assert sum(explicit) == 4_000
