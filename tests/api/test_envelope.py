@@ -190,3 +190,16 @@ def test_readyz_says_503_when_the_database_does_not_answer(tmp_path: object) -> 
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert "the database does not answer" in response.json()["detail"]
+
+
+def test_an_unknown_query_parameter_is_a_422_naming_it(
+    raw_client: TestClient, make_account: MakeAccount
+) -> None:
+    """A typo must not silently give the default: ``?limt=5`` is refused."""
+    _, key = make_account("trader")
+    response = raw_client.get("/markets?limt=5", headers=auth(key))
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "unknown query parameter 'limt'; this route takes after_id, limit, proposal_id"
+    )
+    assert raw_client.get("/markets?limit=5", headers=auth(key)).status_code == 200
