@@ -10,7 +10,11 @@
         ├── PriceLimitExceeded     (also ConflictError -> 409): the quote breaks the caller's limit
         ├── InsufficientFunds      (also ConflictError -> 409): cash would go below zero
         ├── InsufficientShares     (also ConflictError -> 409): selling shares not held
-        └── StaleQuote             (also ConflictError -> 409): the book moved since the quote
+        ├── StaleQuote             (also ConflictError -> 409): the book moved since the quote
+        ├── SettlementShortfall    (also ConflictError -> 409): payouts would exceed the
+        │                          collateral (inconsistent books); nothing is paid
+        └── InvalidDecisionRule    (an InvalidMarketInput, in `market.decision`): a decision
+                                   rule field out of range, named by ``.field``
 
 Every refusal is raised before anything changes: the market values are frozen, so an
 operation either returns a new value or raises and leaves the old one as it was. Messages
@@ -79,3 +83,7 @@ class MetricNotInForce(MarketError, ConflictError):
 
 class IdempotencyKeyReused(MarketError, InvalidInputError):
     """An Idempotency-Key was sent again with a different request."""
+
+
+class SettlementShortfall(MarketError, ConflictError):
+    """The payouts of a settlement would exceed the proposal's collateral."""
