@@ -1,19 +1,34 @@
 """Schemas for indicators and their observations (values with a release date, a vintage).
 
 Dates are ISO calendar dates, ``YYYY-MM-DD``, and nothing else: pydantic alone would also
-take a Unix timestamp (``0`` → 1970-01-01), which no data steward means.
+take a Unix timestamp (``0`` → 1970-01-01), which no data steward means. Values and
+standard errors are finite with magnitude at most 1e15 (`MAX_ABS_VALUE`); ``NaN`` and
+``Infinity`` are refused.
+
+Lists are pages (`db.paging`). A page of observations is also served as CSV
+(`observations_csv`), where a text cell a spreadsheet would run as a formula is
+neutralised (`csv_safe`).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt
 
 from api.schemas.base import FreeText, RequestModel
-from welfare.observation_service import MAX_ENTITY, MAX_SOURCE, ObservationInput
+from welfare.observation_service import (
+    MAX_ABS_VALUE,
+    MAX_ENTITY,
+    MAX_SOURCE,
+    CsvImport,
+    ObservationInput,
+)
 from welfare.records import Indicator, Observation
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -55,10 +70,11 @@ class IndicatorCreate(RequestModel):
 
 
 class IndicatorRead(BaseModel):
-    """An indicator."""
+    """An indicator (its id is the paging key)."""
 
     model_config = ConfigDict(from_attributes=True)
 
+    id: int
     key: str
     unit: str
     description: str
@@ -68,6 +84,13 @@ class IndicatorRead(BaseModel):
     def of(cls, indicator: Indicator) -> IndicatorRead:
         """From the ORM row."""
         return cls.model_validate(indicator)
+
+
+class IndicatorPage(BaseModel):
+    """A page of indicators by id. To read on, pass ``after_id`` = ``next_after_id``."""
+
+    indicators: list[IndicatorRead]
+    next_after_id: int | None
 
 
 # --- observations -------------------------------------------------------------------------
@@ -81,10 +104,21 @@ class ObservationCreate(RequestModel):
 
     entity: str = Field(min_length=1, max_length=MAX_ENTITY, examples=["World"])
     period: Period = Field(examples=[2007])
-    value: StrictFloat = Field(description="In the indicator's unit.", examples=[67.0])
+    value: StrictFloat = Field(
+        ge=-MAX_ABS_VALUE,
+        le=MAX_ABS_VALUE,
+        allow_inf_nan=False,
+        description="In the indicator's unit; finite, between -1e15 and 1e15.",
+        examples=[67.0],
+    )
     release_date: IsoDate = Field(description="When this value was published (its vintage).")
     std_error: StrictFloat | None = Field(
-        default=None, description="Standard error, same unit, ≥ 0.", examples=[0.3]
+        default=None,
+        ge=0,
+        le=MAX_ABS_VALUE,
+        allow_inf_nan=False,
+        description="Standard error, same unit; finite, between 0 and 1e15.",
+        examples=[0.3],
     )
     source: str = Field(default="", max_length=MAX_SOURCE, examples=["gapminder"])
 
@@ -129,8 +163,67 @@ class ObservationRead(BaseModel):
         )
 
 
+class ObservationPage(BaseModel):
+    """A page of observations by id. To read on, pass ``after_id`` = ``next_after_id``."""
+
+    observations: list[ObservationRead]
+    next_after_id: int | None
+
+
+CSV_COLUMNS = (
+    "id",
+    "indicator",
+    "entity",
+    "period",
+    "value",
+    "std_error",
+    "release_date",
+    "source",
+    "created_at",
+)
+"""The columns of the CSV export, in order (``id``, ``value`` and ``std_error`` are numbers;
+an empty ``std_error`` is unknown)."""
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(text: str) -> str:
+    """``text`` as a CSV cell a spreadsheet will not run: prefixed with ``'`` when it begins
+    with ``=``, ``+``, ``-``, ``@``, tab or carriage return (OWASP, CSV injection). Only text
+    cells pass here; numbers are written as numbers."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def observations_csv(observations: Sequence[ObservationRead]) -> str:
+    """A page of observations as CSV (RFC 4180: CRLF line ends, quotes where needed): a
+    header row of `CSV_COLUMNS`, then one row per observation, text cells `csv_safe`."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for o in observations:
+        writer.writerow(
+            (
+                o.id,
+                csv_safe(o.indicator),
+                csv_safe(o.entity),
+                csv_safe(o.period),
+                repr(o.value),
+                "" if o.std_error is None else repr(o.std_error),
+                o.release_date.isoformat(),
+                csv_safe(o.source),
+                o.created_at.isoformat(),
+            )
+        )
+    return out.getvalue()
+
+
 class CsvImportRead(BaseModel):
     """What a CSV import appended."""
 
     imported: int = Field(description="Observations appended (every data line).")
     by_indicator: dict[str, int] = Field(description="Observations appended per indicator key.")
+
+    @classmethod
+    def of(cls, result: CsvImport) -> CsvImportRead:
+        """From the service's summary."""
+        return cls(imported=result.imported, by_indicator=result.by_indicator)

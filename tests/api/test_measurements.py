@@ -1,13 +1,15 @@
 """Measurements over HTTP: a seated council member or an admin computes a version's welfare
-value from the data known at a cut-off (stored, or only previewed); anyone reads it with its
-breakdown; adoption and certification happen only by council motion; every refusal is
-problem+json and changes nothing."""
+value from the data known at a cut-off (stored, once per Idempotency-Key, or only
+previewed); anyone reads it with its breakdown, a page at a time; adoption and
+certification happen only by council motion; every refusal is problem+json and changes
+nothing."""
 
 from __future__ import annotations
 
 import copy
 import math
 import time
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -79,6 +81,19 @@ def measurement_body(vid: str, **changes: Any) -> dict[str, Any]:
     return {"version_id": vid, "period": 2007, "cutoff": "2010-01-01", **changes}
 
 
+def store(client: TestClient, key: str, body: dict[str, Any], idem: str | None = None) -> Any:
+    """POST /measurements with an Idempotency-Key (a fresh one unless given)."""
+    headers = {**auth(key), "Idempotency-Key": idem or uuid.uuid4().hex}
+    return client.post("/measurements", json=body, headers=headers)
+
+
+def listed_ids(client: TestClient, key: str, **params: Any) -> list[int]:
+    """The ids on the first page of ``GET /measurements``."""
+    response = client.get("/measurements", params=params, headers=auth(key))
+    assert response.status_code == 200, response.text
+    return [m["id"] for m in response.json()["measurements"]]
+
+
 def test_an_hdi_like_version_measured_over_http_gives_the_hand_computed_value(
     client: TestClient, make_account: MakeAccount
 ) -> None:
@@ -91,9 +106,9 @@ def test_an_hdi_like_version_measured_over_http_gives_the_hand_computed_value(
     )
     assert preview.status_code == 200, preview.text
     assert preview.json()["value"] == pytest.approx(W)
-    assert client.get("/measurements", headers=auth(trader)).json() == []  # stored nothing
+    assert listed_ids(client, trader) == []  # stored nothing
 
-    made = client.post("/measurements", json=measurement_body(vid), headers=auth(council))
+    made = store(client, council, measurement_body(vid))
     assert made.status_code == 201, made.text
     measurement = made.json()
     assert measurement["value"] == pytest.approx(0.701064, abs=1e-6)
@@ -129,15 +144,10 @@ def test_an_hdi_like_version_measured_over_http_gives_the_hand_computed_value(
         if k not in {"id", "computed_by_account_id", "computed_at", "certification"}
     }
 
-    def listed(**params: Any) -> list[int]:
-        response = client.get("/measurements", params=params, headers=auth(trader))
-        assert response.status_code == 200, response.text
-        return [m["id"] for m in response.json()]
-
-    assert listed(version_id=vid, period="2007", certified="false") == [mid]
-    assert listed(certified="true") == []
-    assert listed(period="2002") == []
-    assert listed(version_id="0" * 64) == []
+    assert listed_ids(client, trader, version_id=vid, period="2007", certified="false") == [mid]
+    assert listed_ids(client, trader, certified="true") == []
+    assert listed_ids(client, trader, period="2002") == []
+    assert listed_ids(client, trader, version_id="0" * 64) == []
 
 
 def test_monte_carlo_draws_are_bounded_and_a_seed_reproduces_them(
@@ -174,8 +184,10 @@ def test_refused_measurements_are_problem_json_and_store_nothing(
     vid = draft(client, council)
 
     def refused(body: Any, status: int, fragment: str, key: str = council) -> None:
-        for path in ("/measurements", "/measurements/preview"):
-            is_problem(client.post(path, json=body, headers=auth(key)), status, fragment)
+        is_problem(store(client, key, body), status, fragment)
+        is_problem(
+            client.post("/measurements/preview", json=body, headers=auth(key)), status, fragment
+        )
 
     refused(
         measurement_body(vid, cutoff="2008-12-31"),
@@ -192,7 +204,7 @@ def test_refused_measurements_are_problem_json_and_store_nothing(
     refused(measurement_body(vid, draws=10), 422, "draws")
     refused(measurement_body(vid), 403, "needs the council or admin role", key=trader)
     refused(measurement_body(vid), 409, "holds no council seat", key=unseated)
-    assert client.get("/measurements", headers=auth(admin)).json() == []
+    assert listed_ids(client, admin) == []
 
     is_problem(client.get("/measurements/7", headers=auth(trader)), 404, "no measurement with id 7")
     is_problem(client.get(f"/measurements/{2**31}", headers=auth(trader)), 422, "measurement_id")
@@ -212,7 +224,7 @@ def test_only_passed_motions_adopt_a_version_and_certify_its_measurement(
     admin, council = world_2007(client, make_account)
     _, trader = make_account("trader")
     vid = draft(client, council)
-    made = client.post("/measurements", json=measurement_body(vid), headers=auth(council))
+    made = store(client, council, measurement_body(vid))
     mid = made.json()["id"]
 
     # three motions with one deadline: certify (too early, the version is still a draft),
@@ -274,5 +286,92 @@ def test_only_passed_motions_adopt_a_version_and_certify_its_measurement(
     assert certified["certification"]["motion_id"] == certify_motion
     assert certified["certification"]["certified_at"] is not None
     assert certified["value"] == pytest.approx(W)
-    listed = client.get("/measurements", params={"certified": "true"}, headers=auth(trader))
-    assert [m["id"] for m in listed.json()] == [mid]
+    assert listed_ids(client, trader, certified="true") == [mid]
+
+
+def test_a_retried_store_replays_the_first_measurement_and_stores_no_second(
+    client: TestClient, make_account: MakeAccount
+) -> None:
+    _, council = world_2007(client, make_account)
+    _, trader = make_account("trader")
+    vid = draft(client, council)
+    body = measurement_body(vid)
+
+    first = store(client, council, body, idem="measure-2007")
+    again = store(client, council, body, idem="measure-2007")
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.content == first.content  # the same bytes, the same id
+    assert listed_ids(client, trader) == [first.json()["id"]]
+
+    is_problem(
+        store(client, council, measurement_body(vid, monte_carlo=10), idem="measure-2007"),
+        422,
+        "Idempotency-Key",
+    )
+    missing = client.post("/measurements", json=body, headers=auth(council))
+    is_problem(missing, 400, "Idempotency-Key")
+    assert listed_ids(client, trader) == [first.json()["id"]]
+
+    # computing again on purpose takes a new key, and is a second measurement
+    second = store(client, council, body, idem="measure-2007-again")
+    assert second.status_code == 201, second.text
+    assert listed_ids(client, trader) == [first.json()["id"], second.json()["id"]]
+
+
+def test_measurements_are_read_a_page_at_a_time_by_id(
+    client: TestClient, make_account: MakeAccount
+) -> None:
+    _, council = world_2007(client, make_account)
+    _, trader = make_account("trader")
+    vid = draft(client, council)
+    ids = [store(client, council, measurement_body(vid)).json()["id"] for _ in range(3)]
+    assert ids == sorted(ids)
+
+    page = client.get("/measurements", params={"limit": 2}, headers=auth(trader)).json()
+    assert [m["id"] for m in page["measurements"]] == ids[:2]
+    assert page["next_after_id"] == ids[1]
+    rest = client.get(
+        "/measurements", params={"limit": 2, "after_id": ids[1]}, headers=auth(trader)
+    ).json()
+    assert ([m["id"] for m in rest["measurements"]], rest["next_after_id"]) == ([ids[2]], None)
+    assert listed_ids(client, trader, after_id=ids[2]) == []
+    assert listed_ids(client, trader, period=2007, certified="false", after_id=ids[0]) == ids[1:]
+
+    for params, field in [
+        ({"after_id": -1}, "after_id"),
+        ({"after_id": 2**31}, "after_id"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 1001}, "limit"),
+        ({"limit": "ten"}, "limit"),
+    ]:
+        is_problem(client.get("/measurements", params=params, headers=auth(trader)), 422, field)
+
+
+def test_measurement_ids_in_paths_are_integers_so_preview_is_not_an_id(
+    client: TestClient, make_account: MakeAccount
+) -> None:
+    _, trader = make_account("trader")
+    preview = client.get("/measurements/preview", headers=auth(trader))
+    assert (preview.status_code, preview.headers["Allow"]) == (405, "POST"), preview.text
+    for path in ("/measurements/abc", "/measurements/-1", "/measurements/1.5"):
+        response = client.get(path, headers=auth(trader))
+        assert response.status_code == 404, response.text  # no route: not an id
+        assert response.headers["content-type"] == "application/problem+json"
+    is_problem(client.get("/measurements/0", headers=auth(trader)), 422, "measurement_id")
+    is_problem(client.get("/measurements/7", headers=auth(trader)), 404, "no measurement with id 7")
+
+
+def test_the_measurement_routes_document_every_error_they_return(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+
+    def errors(path: str, method: str) -> set[str]:
+        return {c for c in paths[path][method]["responses"] if c.startswith("4")}
+
+    # 400: no Idempotency-Key, or a body that is not JSON
+    assert errors("/measurements", "post") == {"400", "401", "403", "404", "409", "422"}
+    assert errors("/measurements/preview", "post") == {"400", "401", "403", "404", "409", "422"}
+    assert errors("/measurements", "get") == {"401", "422"}
+    assert errors("/measurements/{measurement_id}", "get") == {"401", "404", "422"}
+    header = paths["/measurements"]["post"]["parameters"][0]
+    assert (header["name"], header["in"], header["required"]) == ("Idempotency-Key", "header", True)
