@@ -77,8 +77,8 @@ async def _idempotency_key(
 ) -> IdempotentRequest:
     if key is None or not key.strip():
         raise BadRequest(
-            "this request moves money, so it needs an 'Idempotency-Key' header: a unique "
-            "string of your choice (e.g. a UUID) that you reuse only to retry it"
+            "this request needs an 'Idempotency-Key' header, so that a retry is never done "
+            "twice: a unique string of your choice (e.g. a UUID) that you reuse only to retry it"
         )
     if len(key) > MAX_KEY_LENGTH:
         raise BadRequest(
