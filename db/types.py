@@ -10,12 +10,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime
+from sqlalchemy import BigInteger, DateTime, Integer
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 Micros = BigInteger
 """Column type for an integer amount of micro-units (cash or shares)."""
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+"""Primary key type of the tables that grow with use (one row per trade, ledger leg or
+request): BIGINT (``bigserial``) on PostgreSQL, where INTEGER would run out at 2^31 − 1.
+SQLite keeps INTEGER, because only an ``INTEGER PRIMARY KEY`` is the table's 64-bit,
+auto-incrementing rowid (a BIGINT key would be a plain column that needs explicit ids)."""
 
 
 def utcnow() -> datetime:

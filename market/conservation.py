@@ -16,10 +16,13 @@ to the micro-unit:
    the number of trades, and ``maker cash = F + Σ trades' cash``;
 6. nothing is negative (cash, branch cash, shares, maker cash, collateral);
 7. the maker's worst case: ``maker cash − max_i q_i ≥ F − b ln n`` (a micro-share pays at
-   most a micro-unit, so after resolution the maker has lost at most ``b ln n ≤ F``).
+   most a micro-unit, so after resolution the maker has lost at most ``b ln n ≤ F``);
+8. the running sums settling reads instead of the history: each account's stake in a
+   proposal equals the ledger's ``Σ splits − Σ merges`` of its cash into that proposal, and
+   each account's ``spent`` in a branch equals ``Σ`` of its trades' cash in that market.
 
-With a ``proposal_id`` only that proposal's markets, branch cash, collateral and
-operations are checked (checks 1–3 and 5–7); the global check 4 and the accounts' cash
+With a ``proposal_id`` only that proposal's markets, branch cash, stakes, collateral and
+operations are checked (checks 1–3 and 5–8); the global check 4 and the accounts' cash
 need the whole database.
 """
 
@@ -47,7 +50,7 @@ class ConservationReport:
         ok: no problem found.
         problems: one sentence per broken invariant (empty when ``ok``).
         totals: micro-unit totals of what was checked: ``credits``, ``debits``, ``cash``
-            (accounts), ``collateral``, ``branch_cash``, ``maker_cash``, ``maker_pnl``
+            (accounts), ``collateral``, ``branch_cash``, ``stakes``, ``maker_cash``, ``maker_pnl``
             (``Σ maker cash − Σ F``), ``trade_cash``, and counts ``proposals``,
             ``markets``, ``trades``, ``operations``, ``entries``.
     """
@@ -134,6 +137,7 @@ def check_conservation(session: Session, proposal_id: int | None = None) -> Cons
     maker_l: defaultdict[int, int] = defaultdict(int)
     collateral_cash_l: defaultdict[int, int] = defaultdict(int)
     collateral_branch_l: defaultdict[int, int] = defaultdict(int)
+    stake_l: defaultdict[tuple[int, int], int] = defaultdict(int)
     credits = debits = entries = 0
     rows: Sequence[Any] = session.execute(
         select(
@@ -153,6 +157,8 @@ def check_conservation(session: Session, proposal_id: int | None = None) -> Cons
         if holder == Holder.ACCOUNT:
             if market_id is None:
                 account_cash_l[account_id] += total
+                if kind in (OperationKind.SPLIT, OperationKind.MERGE):
+                    stake_l[(account_id, pid)] -= total
             else:
                 branch_cash_l[(account_id, market_id)] += total
         elif holder == Holder.MAKER:
@@ -189,12 +195,15 @@ def check_conservation(session: Session, proposal_id: int | None = None) -> Cons
         totals["credits"], totals["debits"] = credits, debits
 
     # --- branch cash -----------------------------------------------------------------------
-    stmt = select(
-        repo.BRANCH_CASH.c.account_id, repo.BRANCH_CASH.c.market_id, repo.BRANCH_CASH.c.cash_micros
-    )
+    bc = repo.BRANCH_CASH.c
+    stmt = select(bc.account_id, bc.market_id, bc.cash_micros, bc.spent_micros)
     if proposal_id is not None:
-        stmt = stmt.where(repo.BRANCH_CASH.c.proposal_id == proposal_id)
-    stored_branch = {(int(a), int(m)): int(c) for a, m, c in session.execute(stmt)}
+        stmt = stmt.where(bc.proposal_id == proposal_id)
+    stored_branch: dict[tuple[int, int], int] = {}
+    stored_spent: dict[tuple[int, int], int] = {}
+    for a, m, c, spent in session.execute(stmt):
+        stored_branch[(int(a), int(m))] = int(c)
+        stored_spent[(int(a), int(m))] = int(spent)
     branch_sum: defaultdict[int, int] = defaultdict(int)
     for key in sorted(set(stored_branch) | set(branch_cash_l)):
         stored, ledger = stored_branch.get(key, 0), branch_cash_l.get(key, 0)
@@ -210,6 +219,21 @@ def check_conservation(session: Session, proposal_id: int | None = None) -> Cons
                 f"account {account_id} has negative conditional cash in market {market_id}"
             )
     totals["branch_cash"] = sum(stored_branch.values())
+
+    # --- stakes ------------------------------------------------------------------------------
+    st = repo.STAKE.c
+    stakes = select(st.account_id, st.proposal_id, st.deposit_micros)
+    if proposal_id is not None:
+        stakes = stakes.where(st.proposal_id == proposal_id)
+    stored_stake = {(int(a), int(p)): int(d) for a, p, d in session.execute(stakes)}
+    for key in sorted(set(stored_stake) | set(stake_l)):
+        stored, ledger = stored_stake.get(key, 0), stake_l.get(key, 0)
+        if stored != ledger:
+            problems.append(
+                f"account {key[0]} has a stake of {format_micros(stored)} in proposal {key[1]} "
+                f"but its splits minus merges in the ledger come to {format_micros(ledger)}"
+            )
+    totals["stakes"] = sum(stored_stake.values())
 
     # --- collateral --------------------------------------------------------------------------
     for p in proposals:
@@ -228,23 +252,26 @@ def check_conservation(session: Session, proposal_id: int | None = None) -> Cons
     trade_shares: defaultdict[tuple[int, int], int] = defaultdict(int)
     trade_cash: defaultdict[int, int] = defaultdict(int)
     trade_count: defaultdict[int, int] = defaultdict(int)
+    spent_t: defaultdict[tuple[int, int], int] = defaultdict(int)
     position_sum: defaultdict[tuple[int, int], int] = defaultdict(int)
     if market_ids:
         t = repo.TRADE.c
-        for m, outcome, shares, cash, count in session.execute(
+        for m, account_id, outcome, shares, cash, count in session.execute(
             select(
                 t.market_id,
+                t.account_id,
                 t.outcome,
                 func.sum(t.shares_micros),
                 func.sum(t.cash_micros),
                 func.count(),
             )
             .where(*of_markets(t.market_id))
-            .group_by(t.market_id, t.outcome)
+            .group_by(t.market_id, t.account_id, t.outcome)
         ):
             trade_shares[(m, outcome)] += int(shares)
             trade_cash[m] += int(cash)
             trade_count[m] += int(count)
+            spent_t[(int(account_id), int(m))] += int(cash)
         pos = repo.POSITION.c
         for account_id, m, outcome, shares in session.execute(
             select(pos.account_id, pos.market_id, pos.outcome, pos.shares_micros).where(
@@ -258,6 +285,14 @@ def check_conservation(session: Session, proposal_id: int | None = None) -> Cons
                 )
     totals["trades"] = sum(trade_count.values())
     totals["trade_cash"] = sum(trade_cash.values())
+    for key in sorted(set(stored_spent) | set(spent_t)):
+        account_id, m = key
+        stored, traded = stored_spent.get(key, 0), spent_t.get(key, 0)
+        if stored != traded:
+            problems.append(
+                f"account {account_id} has spent {format_micros(stored)} in market {m} but "
+                f"its trades there come to {format_micros(traded)}"
+            )
 
     # --- per market ----------------------------------------------------------------------------
     for market in markets:

@@ -7,9 +7,12 @@
   until settlement.
 
 These are the database form of `market.conditional.Holdings.split` / ``merge``, with the
-same refusals and messages. Each operation is one balanced ledger posting
-(`market.ledger`), runs inside the caller's transaction and only flushes; a refusal raises
-before anything is written or inside the transaction that the caller then rolls back.
+same refusals and messages. Both also keep the account's stake in the proposal
+(`market.settlement_models.Stake`: ``Σ splits − Σ merges``) in the same transaction,
+under the proposal's row lock, so settling never sums the ledger. Each operation is one
+balanced ledger posting (`market.ledger`), runs inside the caller's transaction and only
+flushes; a refusal raises before anything is written or inside the transaction that the
+caller then rolls back.
 """
 
 from __future__ import annotations
@@ -24,13 +27,16 @@ from market import repository as repo
 from market.book import MAX_SHARES_MICROS, format_micros
 from market.errors import InsufficientFunds, InvalidMarketInput, MarketClosed
 from market.ledger import Holder, Leg, OperationKind, post
-from market.models import MarketStatus
+from market.models import ProposalStatus
 
 MAX_AMOUNT_MICROS = MAX_SHARES_MICROS
 """Largest amount one credit, debit, split or merge may move: 1e9 units."""
 
 MAX_BALANCE_MICROS = 10**17
 """Largest cash balance a credit may create: 1e11 units (far below BIGINT's 9.2e18)."""
+
+_PAID_OUT = frozenset({ProposalStatus.SETTLED, ProposalStatus.UNWOUND})
+"""Statuses after which a proposal's conditional cash has been redeemed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,18 +154,18 @@ def _market_ids(session: Session, proposal_id: int) -> list[int]:
 def split(session: Session, account_id: int, proposal_id: int, amount_micros: int) -> Balances:
     """Turn ``a`` cash into ``a`` conditional cash in every branch of a proposal.
 
-    ``cash −= a``; ``collateral += a``; ``branch_cash_j += a`` for every branch ``j``.
-    Locks the proposal row first, then the account's rows.
+    ``cash −= a``; ``collateral += a``; ``branch_cash_j += a`` for every branch ``j``;
+    the account's ``stake += a``. Locks the proposal row first, then the account's rows.
 
     Raises:
         UnknownProposal: no such proposal.
-        MarketClosed: the proposal is closed or settled (no new conditional cash then).
+        MarketClosed: the proposal is no longer open (no new conditional cash then).
         InvalidMarketInput: a non-positive or too large amount.
         InsufficientFunds: less unconditional cash than ``a``.
     """
     amount = check_amount(amount_micros, "amount to split")
     proposal = repo.get_proposal(session, proposal_id, for_update=True)
-    if proposal.status != MarketStatus.OPEN:
+    if proposal.status != ProposalStatus.OPEN:
         raise MarketClosed(
             f"proposal {proposal_id} is {proposal.status}: cash can no longer be split into it"
         )
@@ -171,6 +177,7 @@ def split(session: Session, account_id: int, proposal_id: int, amount_micros: in
     _add_collateral(session, proposal_id, amount)
     market_ids = _market_ids(session, proposal_id)
     repo.add_branch_cash_everywhere(session, account_id, proposal_id, market_ids, amount)
+    repo.add_stake(session, account_id, proposal_id, amount)
     post(session, OperationKind.SPLIT, _split_legs(account_id, proposal_id, market_ids, amount))
     return balances(session, account_id, proposal_id)
 
@@ -178,19 +185,23 @@ def split(session: Session, account_id: int, proposal_id: int, amount_micros: in
 def merge(session: Session, account_id: int, proposal_id: int, amount_micros: int) -> Balances:
     """Turn ``a`` conditional cash from every branch of a proposal back into ``a`` cash.
 
-    ``branch_cash_j −= a`` for every branch ``j``; ``collateral −= a``; ``cash += a``.
+    ``branch_cash_j −= a`` for every branch ``j``; ``collateral −= a``; ``cash += a``; the
+    account's ``stake −= a`` (it goes negative when trading gains let the account merge out
+    more than it split in).
 
     Raises:
         UnknownProposal: no such proposal.
-        MarketClosed: the proposal is settled (its conditional cash has been redeemed).
+        MarketClosed: the proposal is settled or unwound (its conditional cash has been
+            redeemed).
         InvalidMarketInput: a non-positive or too large amount.
         InsufficientFunds: some branch holds less than ``a`` (names the first one).
     """
     amount = check_amount(amount_micros, "amount to merge")
     proposal = repo.get_proposal(session, proposal_id, for_update=True)
-    if proposal.status == MarketStatus.SETTLED:
+    if proposal.status in _PAID_OUT:
         raise MarketClosed(
-            f"proposal {proposal_id} is settled: its conditional cash can no longer be merged"
+            f"proposal {proposal_id} is {proposal.status}: its conditional cash can no longer "
+            "be merged"
         )
     market_ids = _market_ids(session, proposal_id)
     held = {b.market_id: b for b in balances(session, account_id, proposal_id).branches}
@@ -212,6 +223,7 @@ def merge(session: Session, account_id: int, proposal_id: int, amount_micros: in
             "conditional cash; check your balances and try again"
         )
     _add_collateral(session, proposal_id, -amount)
+    repo.add_stake(session, account_id, proposal_id, -amount)
     legs = [
         Leg(leg.holder, -leg.amount_micros, leg.market_id, leg.account_id, leg.proposal_id)
         for leg in _split_legs(account_id, proposal_id, market_ids, amount)

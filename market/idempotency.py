@@ -37,7 +37,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from db.base import Base
 from db.prepared import prepared
-from db.types import UTCDateTime, utcnow
+from db.types import BigId, UTCDateTime, utcnow
 from market.errors import IdempotencyKeyReused
 
 MAX_KEY_LENGTH = 255
@@ -52,7 +52,7 @@ class IdempotencyRecord(Base):
         UniqueConstraint("account_id", "key", name="uq_idempotency_record_account_key"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
     key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
     request_hash: Mapped[str] = mapped_column(String(64))

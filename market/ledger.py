@@ -40,7 +40,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from db.base import Base
 from db.prepared import prepared
-from db.types import UTCDateTime, utcnow
+from db.types import BigId, UTCDateTime, utcnow
 
 
 class OperationKind(enum.StrEnum):
@@ -73,6 +73,9 @@ class LedgerEntry(Base):
         holder: `Holder`; ``account_id`` is set exactly for account holders.
         proposal_id: the proposal involved (always set for collateral entries).
         amount_micros: signed, never zero; the entries of an operation sum to zero per asset.
+
+    Indexed by operation, account, market and proposal, so settling a proposal or auditing
+    one market never scans the whole ledger.
     """
 
     __tablename__ = "ledger_entry"
@@ -95,15 +98,17 @@ class LedgerEntry(Base):
         CheckConstraint("holder <> 'maker' OR market_id IS NOT NULL", name="maker_has_market"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     operation: Mapped[str] = mapped_column(String(32), index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    market_id: Mapped[int | None] = mapped_column(ForeignKey("market.id"), default=None)
+    market_id: Mapped[int | None] = mapped_column(ForeignKey("market.id"), default=None, index=True)
     holder: Mapped[str] = mapped_column(String(16))
     account_id: Mapped[int | None] = mapped_column(
         ForeignKey("account.id"), default=None, index=True
     )
-    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposal.id"), default=None)
+    proposal_id: Mapped[int | None] = mapped_column(
+        ForeignKey("proposal.id"), default=None, index=True
+    )
     amount_micros: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -6,7 +6,8 @@ trip, with ``RETURNING`` instead of a read-then-write, and conditional updates
 before the CHECK constraints would refuse it. None of them scans past trades.
 
 Locking order, everywhere: proposal row, then market row, then account rows (cash, then
-branch cash in market-id order, then positions). Trades lock only their market row
+branch cash in market-id order, then positions, then the account's stake in the proposal,
+which only a holder of the proposal's row lock writes). Trades lock only their market row
 (``SELECT … FOR NO KEY UPDATE``, see `lock_market_for_trade`; on SQLite the whole write is
 serialised by ``BEGIN IMMEDIATE``).
 """
@@ -24,6 +25,7 @@ from db.paging import MAX_PAGE
 from db.prepared import prepared
 from market.errors import UnknownMarket, UnknownProposal
 from market.models import BranchCash, CashBalance, Market, Position, Proposal, Trade
+from market.settlement_models import Stake
 
 CASH = cast(Table, CashBalance.__table__)
 BRANCH_CASH = cast(Table, BranchCash.__table__)
@@ -31,6 +33,7 @@ POSITION = cast(Table, Position.__table__)
 MARKET = cast(Table, Market.__table__)
 PROPOSAL = cast(Table, Proposal.__table__)
 TRADE = cast(Table, Trade.__table__)
+STAKE = cast(Table, Stake.__table__)
 
 
 # --- generic helpers -----------------------------------------------------------------------
@@ -241,15 +244,34 @@ def record_trade_on_market(
 def add_branch_cash(
     session: Session, account_id: int, market_id: int, proposal_id: int, amount_micros: int
 ) -> int:
-    """Add to an account's conditional cash in one branch; returns the new balance."""
-    return _upsert_add(
-        session,
-        BRANCH_CASH,
-        {"account_id": account_id, "market_id": market_id},
-        "cash_micros",
-        amount_micros,
-        {"proposal_id": proposal_id},
-    )
+    """Pay a sale's proceeds (``amount ≥ 0``) into an account's conditional cash in one
+    branch: ``cash += amount`` and ``spent −= amount`` (one upsert); returns the new cash."""
+
+    def build() -> Any:
+        stmt = _insert(session, BRANCH_CASH).values(
+            account_id=bindparam("b_account"),
+            market_id=bindparam("b_market"),
+            proposal_id=bindparam("b_proposal"),
+            cash_micros=bindparam("b_amount"),
+            spent_micros=bindparam("b_spent"),
+        )
+        return stmt.on_conflict_do_update(
+            index_elements=["account_id", "market_id"],
+            set_={
+                "cash_micros": BRANCH_CASH.c.cash_micros + stmt.excluded.cash_micros,
+                "spent_micros": BRANCH_CASH.c.spent_micros + stmt.excluded.spent_micros,
+            },
+        ).returning(BRANCH_CASH.c.cash_micros)
+
+    stmt = prepared(("add_branch_cash", _dialect(session)), build)
+    params = {
+        "b_account": account_id,
+        "b_market": market_id,
+        "b_proposal": proposal_id,
+        "b_amount": amount_micros,
+        "b_spent": -amount_micros,
+    }
+    return int(session.execute(stmt, params).scalar_one())
 
 
 def add_branch_cash_everywhere(
@@ -277,14 +299,28 @@ def add_branch_cash_everywhere(
 def take_branch_cash(
     session: Session, account_id: int, market_id: int, amount_micros: int
 ) -> int | None:
-    """Take from one branch's conditional cash if it holds enough; new balance or None."""
-    return _take(
-        session,
-        BRANCH_CASH,
-        {"account_id": account_id, "market_id": market_id},
-        "cash_micros",
-        amount_micros,
+    """Charge a buy (``amount > 0``) to one branch's conditional cash if it holds enough:
+    ``cash −= amount`` and ``spent += amount`` in one conditional UPDATE; returns the new
+    cash, or None when the row is missing or holds less (nothing changed then)."""
+    stmt = prepared(
+        ("take_branch_cash",),
+        lambda: (
+            update(BRANCH_CASH)
+            .where(
+                BRANCH_CASH.c.account_id == bindparam("w_account"),
+                BRANCH_CASH.c.market_id == bindparam("w_market"),
+                BRANCH_CASH.c.cash_micros >= bindparam("w_amount"),
+            )
+            .values(
+                cash_micros=BRANCH_CASH.c.cash_micros - bindparam("w_amount"),
+                spent_micros=BRANCH_CASH.c.spent_micros + bindparam("w_amount"),
+            )
+            .returning(BRANCH_CASH.c.cash_micros)
+        ),
     )
+    params = {"w_account": account_id, "w_market": market_id, "w_amount": amount_micros}
+    value = session.execute(stmt, params).scalar_one_or_none()
+    return None if value is None else int(value)
 
 
 def take_branch_cash_everywhere(
@@ -305,6 +341,29 @@ def take_branch_cash_everywhere(
         .values(cash_micros=BRANCH_CASH.c.cash_micros - amount_micros)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def add_stake(session: Session, account_id: int, proposal_id: int, amount_micros: int) -> int:
+    """Add a split (``amount > 0``) or a merge (``amount < 0``) to the account's stake in
+    the proposal (one upsert); returns the new ``deposit_micros``. Call it under the
+    proposal's row lock (splits and merges hold it), like every write to a stake."""
+    return _upsert_add(
+        session,
+        STAKE,
+        {"account_id": account_id, "proposal_id": proposal_id},
+        "deposit_micros",
+        amount_micros,
+    )
+
+
+def stake_of(session: Session, account_id: int, proposal_id: int) -> int:
+    """The account's net deposit into the proposal, micro-units (0 when it never split)."""
+    value = session.scalar(
+        select(STAKE.c.deposit_micros).where(
+            STAKE.c.account_id == account_id, STAKE.c.proposal_id == proposal_id
+        )
+    )
+    return 0 if value is None else int(value)
 
 
 def branch_cash_of(

@@ -13,10 +13,11 @@ A trade in branch ``j`` pays with, and is paid in, branch ``j``'s conditional ca
 none of which reads past trades, so a trade costs the same after a million trades)::
 
     1. SELECT … FROM market WHERE id = :m FOR NO KEY UPDATE  lock the market row first
-    2. buy:  UPDATE branch_cash SET cash = cash − c WHERE … AND cash >= c RETURNING cash
+    2. buy:  UPDATE branch_cash SET cash = cash − c, spent = spent + c
+                 WHERE … AND cash >= c RETURNING cash
        sell: UPDATE position SET shares = shares − s WHERE … AND shares >= s RETURNING shares
     3. buy:  INSERT … ON CONFLICT DO UPDATE position (+s) RETURNING shares
-       sell: INSERT … ON CONFLICT DO UPDATE branch_cash (+proceeds) RETURNING cash
+       sell: INSERT … ON CONFLICT DO UPDATE branch_cash (cash + p, spent − p) RETURNING cash
     4. UPDATE market SET q = :q_after, maker_cash = maker_cash + c, trade_count + 1
     5. INSERT trade (with the prices after it: the price history)
     6. INSERT ledger entries (branch j: account −c, maker +c)
@@ -33,7 +34,8 @@ the whole write transaction is serialised (``BEGIN IMMEDIATE``). Locking order e
 proposal, market, then account rows.
 
 Invariants kept (checked by `market.conservation`): ``q`` equals the sum of the market's
-trades' share deltas and of all positions; ``maker cash = F + Σ trade cash ≥ F − b ln n``;
+trades' share deltas and of all positions; each account's ``spent`` in a branch equals the
+sum of its trades' cash there; ``maker cash = F + Σ trade cash ≥ F − b ln n``;
 no balance is ever negative; every TRADE ledger operation sums to zero. Step 6 is one or
 two INSERTs (`market.ledger.post`), so a trade is six or seven statements in all.
 """
@@ -266,8 +268,10 @@ def execute(
             branch.
         InsufficientShares: a sale of more shares than the trader holds.
     """
-    at = utcnow() if now is None else now
     row = repo.lock_market_for_trade(session, market_id)
+    # the clock is read under the market lock, so trades of one market are stamped in the
+    # order they commit: id order is time order
+    at = utcnow() if now is None else now
     tq, q = _price(row, order, at)
     k, proposal_id = tq.outcome, tq.proposal_id
     where = f"in branch {tq.branch_index} of proposal {proposal_id}"

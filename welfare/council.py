@@ -132,12 +132,24 @@ class CouncilRules(Base):
 
 
 class Motion(Base):
-    """A filed motion. Never changed after filing."""
+    """A filed motion. Never changed after filing.
+
+    Attributes:
+        kind: what it does if it passes; the stored kinds are `MotionKind`'s and
+            ``void_proposal`` (declare a proposal unmeasurable, payload
+            ``{"proposal_id": int}``; no foreign key, since welfare never references the
+            market's tables).
+        metric_version_id: the version an ``adopt_metric_version`` motion adopts (the
+            payload's ``version_id``), as a foreign key; null for other kinds.
+        measurement_id: the measurement a ``certify_measurement`` motion certifies (the
+            payload's ``measurement_id``), as a foreign key; null for other kinds.
+    """
 
     __tablename__ = "motion"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('adopt_metric_version', 'change_rules', 'certify_measurement')",
+            "kind IN ('adopt_metric_version', 'change_rules', 'certify_measurement', "
+            "'void_proposal')",
             name="kind_known",
         ),
         CheckConstraint("filed_at < deadline", name="deadline_after_filing"),
@@ -150,6 +162,10 @@ class Motion(Base):
     filed_by_member_id: Mapped[int] = mapped_column(ForeignKey("council_member.id"))
     filed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deadline: Mapped[datetime] = mapped_column(UTCDateTime())
+    metric_version_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("metric_version.version_id"), default=None
+    )
+    measurement_id: Mapped[int | None] = mapped_column(ForeignKey("measurement.id"), default=None)
 
 
 class Ballot(Base):

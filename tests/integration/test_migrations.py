@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from db.migrate import check, downgrade, upgrade
+from db.migrate import alembic_config, check, downgrade, upgrade
 from db.session import Database
+
+
+def test_the_migrations_have_one_head() -> None:
+    """Sibling branches are merged (0005 merges the council and metrics heads), so
+    ``upgrade heads`` and ``upgrade head`` mean the same and a new revision has one parent."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert script.get_heads() == ["0005_decide_settle"]
 
 
 def test_models_and_migrations_agree(db: Database) -> None:
