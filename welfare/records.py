@@ -74,7 +74,10 @@ class Observation(Base):
     __tablename__ = "observation"
     __table_args__ = (
         CheckConstraint("std_error IS NULL OR std_error >= 0", name="std_error_not_negative"),
-        Index("ix_observation_series", "indicator_id", "entity", "period"),
+        # pages of one indicator by id (`welfare.observation_service.list_observations`)
+        Index("ix_observation_page", "indicator_id", "id"),
+        # a series' releases in (release_date, id) order: each vintage choice is one seek
+        Index("ix_observation_vintage", "indicator_id", "entity", "period", "release_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
