@@ -16,7 +16,9 @@ per whole share of outcome ``k`` (`market.assets`):
   trade-time margin makes that bound slack; if it binds the shortfall stays with the
   sponsor's pot, see below);
 - **unwound** (the council declared the proposal unmeasurable, or a ``randomised_only``
-  draw did not explore): ``P_i = D_i``, exactly what the trader put in;
+  draw did not explore): ``P_i = max(0, D_i)``, exactly what the trader put in (a trader
+  who already merged out more than it split in, having won cash in every branch, keeps
+  that and gets nothing more; the sponsor's pot bears the difference);
 - the sponsor is paid what is left: ``P_sponsor = collateral − Σ_i P_i``.
 
 Invariants (tested against exact rationals): everything is an integer of micro-units;
@@ -51,7 +53,8 @@ class TraderState:
 
     Attributes:
         account_id: the trader.
-        deposit_micros: ``D_i``, splits − merges into this proposal, micro-units, ``≥ 0``.
+        deposit_micros: ``D_i``, splits − merges into this proposal, micro-units (negative
+            when the trader merged out winnings it made in every branch).
         branch_cash_micros: ``c_i``, conditional cash in the executed branch, ``≥ 0``.
         shares_micros: shares of each outcome of the executed branch's market, ``≥ 0``.
     """
@@ -107,7 +110,9 @@ def value_in_branch(trader: TraderState, per_share_micros: Sequence[int]) -> int
 
 
 def ipw_paid(deposit_micros: int, value_micros: int, probability: Fraction) -> int:
-    """``max(0, D + ⌊(V − D) / d⌋)``: net profit scaled by ``1/d``, floored."""
+    """``max(0, D + ⌊(V − D) / d⌋)``: net profit scaled by ``1/d``, floored.
+
+    ``D`` may be negative (winnings merged out); the profit ``V − D`` then counts them."""
     if not 0 < probability <= 1:
         raise InvalidMarketInput(f"a branch probability must lie in (0, 1], got {probability}")
     scaled = Fraction(value_micros - deposit_micros) / probability

@@ -93,3 +93,12 @@ def test_nothing_is_created_or_lost(book: tuple[list[TraderState], tuple[int, in
         assert value - len(per_share) < payout.paid_micros <= value  # floors, never above
     assert plan.traders_micros + plan.sponsor_micros == collateral
     assert plan.sponsor_micros >= 0
+
+
+def test_an_unwind_never_pays_a_negative_deposit() -> None:
+    """Carol won cash in every branch and merged out 5 more than she split in (D = −5):
+    the unwind pays her nothing more, and the sponsor's F shrinks by those 5."""
+    carol = TraderState(3, -5 * UNIT, 0, (0, 0))
+    plan = unwind([ALICE, carol], 145 * UNIT)  # F = 50, deposits 100 and −5
+    assert [p.paid_micros for p in plan.payouts] == [100 * UNIT, 0]
+    assert plan.sponsor_micros == 45 * UNIT
