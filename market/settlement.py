@@ -158,8 +158,10 @@ def settle(
 
 
 def unwind(traders: Sequence[TraderState], collateral_micros: int) -> SettlementPlan:
-    """Give every trader back its deposit ``D_i``; the sponsor gets the rest (``F``)."""
-    payouts = [
-        Payout(t.account_id, t.deposit_micros, t.deposit_micros, t.deposit_micros) for t in traders
-    ]
+    """Give every trader back its deposit ``max(0, D_i)``; the sponsor gets the rest
+    (``F`` when no deposit is negative)."""
+    payouts = []
+    for t in traders:
+        back = max(0, t.deposit_micros)
+        payouts.append(Payout(t.account_id, t.deposit_micros, back, back))
     return _plan(Outcome.UNWOUND, payouts, collateral_micros)
