@@ -52,6 +52,8 @@ class OperationKind(enum.StrEnum):
     MERGE = "merge"
     SUBSIDY = "subsidy"
     TRADE = "trade"
+    SETTLE = "settle"
+    UNWIND = "unwind"
 
 
 class Holder(enum.StrEnum):
@@ -82,7 +84,8 @@ class LedgerEntry(Base):
     __table_args__ = (
         CheckConstraint("amount_micros <> 0", name="amount_not_zero"),
         CheckConstraint(
-            "kind IN ('credit', 'debit', 'split', 'merge', 'subsidy', 'trade')", name="kind_known"
+            "kind IN ('credit', 'debit', 'split', 'merge', 'subsidy', 'trade', 'settle', 'unwind')",
+            name="kind_known",
         ),
         CheckConstraint(
             "holder IN ('account', 'maker', 'collateral', 'outside')", name="holder_known"
