@@ -49,9 +49,7 @@ def test_a_trade_spends_only_the_branch_cash_and_adds_the_shares() -> None:
 def test_a_trade_the_branch_cannot_pay_for_is_refused() -> None:
     held = Holdings.empty(branches=2, outcomes=2, cash_micros=5 * MICROS).split(5 * MICROS)
     quote = quote_buy(Book((0, 0), B100), 0, 10 * MICROS)
-    with pytest.raises(
-        InsufficientFunds, match=r"costs 5\.124949 but branch 1 holds only 5"
-    ):
+    with pytest.raises(InsufficientFunds, match=r"costs 5\.124949 but branch 1 holds only 5"):
         held.apply_trade(1, quote)
 
 
@@ -60,9 +58,7 @@ def test_selling_shares_not_held_is_refused() -> None:
     quote = quote_sell(Book((10 * MICROS, 0), B100), 0, 3 * MICROS)
     with pytest.raises(InsufficientShares) as refused:
         held.apply_trade(0, quote)
-    assert str(refused.value) == (
-        "Cannot sell 3 shares of outcome 0 in branch 0: only 2 are held."
-    )
+    assert str(refused.value) == ("Cannot sell 3 shares of outcome 0 in branch 0: only 2 are held.")
     with pytest.raises(InsufficientShares):
         held.apply_trade(1, quote)
 
