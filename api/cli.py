@@ -110,11 +110,21 @@ def serve(
     port: Port = DEFAULT_PORT,
     workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
     database_url: DatabaseUrl = None,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            envvar="ACCESS_LOG",
+            help="one JSON line per request on standard output",
+        ),
+    ] = True,
 ) -> None:
     """Serve the API (the database must be migrated)."""
     import os
 
     import uvicorn
+
+    from api.logs import log_config
 
     if database_url:
         os.environ["DATABASE_URL"] = database_url
@@ -124,7 +134,8 @@ def serve(
         port=port,
         workers=workers,
         log_level="warning",
-        access_log=False,
+        access_log=False,  # uvicorn's own; ours is futarchy.access (api.middleware)
+        log_config=log_config(access_log),
     )
 
 

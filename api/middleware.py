@@ -51,6 +51,8 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_JSON_DEPTH = 32
 """Deepest nesting of arrays and objects a JSON body may have."""
 
+_CONVERTOR = re.compile(r":\w+}")
+"""A path convertor in a route template (``{market_id:int}``), left out of log lines."""
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
@@ -243,7 +245,7 @@ def _log_access(scope: Scope, status: int, started: float, request_id: str) -> N
     state = scope.get("state") or {}
     line = {
         "method": scope.get("method"),
-        "route": getattr(route, "path", None) or "(unmatched)",
+        "route": _CONVERTOR.sub("}", getattr(route, "path", None) or "(unmatched)"),
         "status": status,
         "ms": round((time.perf_counter() - started) * 1000, 2),
         "request_id": request_id,

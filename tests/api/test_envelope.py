@@ -55,7 +55,7 @@ def test_one_access_line_per_request_names_the_route_and_never_the_key(
     assert len(lines) == 1
     line = json.loads(lines[0].getMessage())
     assert line["method"] == "GET"
-    assert line["route"] == "/markets/{market_id:int}"
+    assert line["route"] == "/markets/{market_id}"
     assert line["status"] == 404
     assert line["account_id"] == account_id
     assert line["request_id"] == response.headers["X-Request-ID"]
