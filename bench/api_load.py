@@ -205,10 +205,11 @@ def verify(url: str, result: LoadResult, proposal_id: int) -> None:
 
 @contextmanager
 def server(url: str, port: int, workers: int) -> Iterator[str]:
-    """``futarchy serve`` on 127.0.0.1:port in a subprocess, stopped on exit."""
+    """``futarchy serve`` on 127.0.0.1:port in a subprocess, stopped on exit. Its access
+    lines are written as in production (the cost is measured) and discarded."""
     env = {**os.environ, "DATABASE_URL": url}
     cmd = [str(BIN / "futarchy"), "serve", "--port", str(port), "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
