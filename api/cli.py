@@ -200,6 +200,16 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _register_lifecycle() -> None:
+    """The commands of a proposal's end live beside their services' CLI modules."""
+    from api import cli_settle
+
+    cli_settle.register(app)
+
+
+_register_lifecycle()
+
+
 def main() -> None:
     """Entry point: run the Typer app, turning every expected failure into one line."""
     from pydantic import ValidationError

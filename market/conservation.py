@@ -19,10 +19,15 @@ to the micro-unit:
    most a micro-unit, so after resolution the maker has lost at most ``b ln n ≤ F``);
 8. the running sums settling reads instead of the history: each account's stake in a
    proposal equals the ledger's ``Σ splits − Σ merges`` of its cash into that proposal, and
-   each account's ``spent`` in a branch equals ``Σ`` of its trades' cash in that market.
+   each account's ``spent`` in a branch equals ``Σ`` of its trades' cash in that market;
+9. an ended market (``settled``, ``void`` or ``unwound``, `market.settling`) holds nothing:
+   its maker cash and every position are 0 (checks 5 and 7 then read: ``q = Σ trades``,
+   positions 0, maker cash 0), and in the executed (``settled``) branch the maker's
+   realised result ``Σ trades' cash − what the shares paid`` (the positive account legs of
+   the ``settle`` operation there) is at least ``−b ln n``.
 
 With a ``proposal_id`` only that proposal's markets, branch cash, stakes, collateral and
-operations are checked (checks 1–3 and 5–8); the global check 4 and the accounts' cash
+operations are checked (checks 1–3 and 5–9); the global check 4 and the accounts' cash
 need the whole database.
 """
 
@@ -39,7 +44,12 @@ from sqlalchemy.orm import Session
 from market import repository as repo
 from market.book import Book, format_micros
 from market.ledger import Holder, LedgerEntry, OperationKind
-from market.models import Market, Proposal, as_int_list
+from market.models import Market, MarketStatus, Proposal, as_int_list
+
+_ENDED = frozenset(
+    {MarketStatus.SETTLED.value, MarketStatus.VOID.value, MarketStatus.UNWOUND.value}
+)
+"""Market statuses after settlement: the market holds nothing any more."""
 
 
 @dataclass(frozen=True)
@@ -294,6 +304,23 @@ def check_conservation(session: Session, proposal_id: int | None = None) -> Cons
                 f"its trades there come to {format_micros(traded)}"
             )
 
+    # what the shares of each settled market paid: the settle operation's credits to accounts
+    shares_paid: dict[int, int] = {}
+    if market_ids:
+        for paid_in, total in session.execute(
+            select(L.market_id, func.sum(L.amount_micros))
+            .where(
+                L.kind == OperationKind.SETTLE.value,
+                L.holder == Holder.ACCOUNT.value,
+                L.amount_micros > 0,
+                L.market_id.is_not(None),
+                *of_markets(L.market_id),
+            )
+            .group_by(L.market_id)
+        ):
+            if paid_in is not None:
+                shares_paid[paid_in] = int(total)
+
     # --- per market ----------------------------------------------------------------------------
     for market in markets:
         m = market.id
@@ -316,13 +343,20 @@ def check_conservation(session: Session, proposal_id: int | None = None) -> Cons
                 f"{name}: traders' branch cash plus maker cash is {format_micros(backed)} but "
                 f"the collateral is {format_micros(p.collateral_micros)}"
             )
+        ended = market.status in _ENDED
         for i, q_i in enumerate(q):
             if q_i != trade_shares.get((m, i), 0):
                 problems.append(
                     f"{name}: outcome {i} has {q_i} micro-shares outstanding but its trades "
                     f"sum to {trade_shares.get((m, i), 0)}"
                 )
-            if q_i != position_sum.get((m, i), 0):
+            if ended:
+                if position_sum.get((m, i), 0) != 0:
+                    problems.append(
+                        f"{name} is {market.status} but positions still hold "
+                        f"{position_sum.get((m, i), 0)} micro-shares of outcome {i}"
+                    )
+            elif q_i != position_sum.get((m, i), 0):
                 problems.append(
                     f"{name}: outcome {i} has {q_i} micro-shares outstanding but positions "
                     f"sum to {position_sum.get((m, i), 0)}"
@@ -332,6 +366,20 @@ def check_conservation(session: Session, proposal_id: int | None = None) -> Cons
                 f"{name}: trade_count is {market.trade_count} but {trade_count.get(m, 0)} "
                 "trades are stored"
             )
+        max_loss = Book((0,) * len(q), market.b_micros).max_loss_micros
+        if ended:
+            if market.maker_cash_micros != 0:
+                problems.append(
+                    f"{name} is {market.status} but its maker still holds "
+                    f"{format_micros(market.maker_cash_micros)}"
+                )
+            realised = trade_cash.get(m, 0) - shares_paid.get(m, 0)
+            if market.status == MarketStatus.SETTLED.value and realised < -max_loss:
+                problems.append(
+                    f"{name}: the maker's realised result {format_micros(realised)} is a loss "
+                    f"beyond b ln n = {format_micros(max_loss)}"
+                )
+            continue
         if market.maker_cash_micros != market.subsidy_micros + trade_cash.get(m, 0):
             problems.append(
                 f"{name}: maker cash {format_micros(market.maker_cash_micros)} is not the "
@@ -339,7 +387,6 @@ def check_conservation(session: Session, proposal_id: int | None = None) -> Cons
             )
         if market.maker_cash_micros < 0:
             problems.append(f"{name}: the maker's cash is negative")
-        max_loss = Book((0,) * len(q), market.b_micros).max_loss_micros
         worst = market.maker_cash_micros - max(q)
         if worst < market.subsidy_micros - max_loss:
             problems.append(

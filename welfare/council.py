@@ -57,6 +57,7 @@ class MotionKind(enum.StrEnum):
     ADOPT_METRIC_VERSION = "adopt_metric_version"
     CHANGE_RULES = "change_rules"
     CERTIFY_MEASUREMENT = "certify_measurement"
+    VOID_PROPOSAL = "void_proposal"
 
 
 class MotionStatus(enum.StrEnum):
@@ -135,10 +136,9 @@ class Motion(Base):
     """A filed motion. Never changed after filing.
 
     Attributes:
-        kind: what it does if it passes; the stored kinds are `MotionKind`'s and
-            ``void_proposal`` (declare a proposal unmeasurable, payload
-            ``{"proposal_id": int}``; no foreign key, since welfare never references the
-            market's tables).
+        kind: what it does if it passes (`MotionKind`); ``void_proposal`` declares a
+            proposal unmeasurable (payload ``{"proposal_id": int}``; no foreign key, since
+            welfare never references the market's tables).
         metric_version_id: the version an ``adopt_metric_version`` motion adopts (the
             payload's ``version_id``), as a foreign key; null for other kinds.
         measurement_id: the measurement a ``certify_measurement`` motion certifies (the

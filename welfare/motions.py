@@ -10,7 +10,14 @@ motion's effect is applied in the same transaction:
 - ``adopt_metric_version`` ``{"version_id": …, "effective_from": "YYYY-MM-DD"}`` calls
   `welfare.metric_service.adopt_version`;
 - ``certify_measurement`` ``{"measurement_id": …}`` calls
-  `welfare.measurement_service.certify_measurement`.
+  `welfare.measurement_service.certify_measurement`;
+- ``void_proposal`` ``{"proposal_id": …}`` declares a proposal unmeasurable. The effect
+  only records the declaration (this passed motion is it): welfare never imports or
+  references the market, whose settlement (`market.settling`) reads passed
+  ``void_proposal`` motions and unwinds the proposal they name.
+
+Filing an ``adopt_metric_version`` or ``certify_measurement`` motion also sets the motion's
+``metric_version_id`` or ``measurement_id`` foreign key from the payload (checked to exist).
 
 If the effect is refused by its own service (e.g. the measurement was certified meanwhile),
 the refusal is rolled back to a savepoint and the result records ``effect_status = failed``
@@ -34,7 +41,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, assert_never
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -68,6 +75,9 @@ from welfare.tally import Choice, check_quorum, check_threshold, parse_share, sh
 MAX_TITLE = 200
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
+MAX_PROPOSAL_ID = 2**31 - 1
+"""Largest proposal id a ``void_proposal`` motion may name (an INTEGER primary key)."""
+
 
 # --- payloads -----------------------------------------------------------------------------
 
@@ -83,6 +93,10 @@ def _only_keys(payload: dict[str, Any], allowed: set[str], kind: MotionKind) -> 
 
 def validate_payload(session: Session, kind: MotionKind, payload: Any) -> dict[str, Any]:
     """The payload in canonical form, after checking that its target exists.
+
+    A ``void_proposal`` payload is checked for form only (a proposal id from 1 to
+    `MAX_PROPOSAL_ID`): welfare does not read the market's tables, and a declaration naming
+    no proposal simply voids nothing.
 
     Raises:
         InvalidWelfareInput: a malformed payload.
@@ -112,14 +126,31 @@ def validate_payload(session: Session, kind: MotionKind, payload: Any) -> dict[s
 
         get_version(session, version_id)
         return {"version_id": version_id, "effective_from": effective_from.isoformat()}
-    _only_keys(payload, {"measurement_id"}, kind)
-    measurement_id = payload.get("measurement_id")
-    if isinstance(measurement_id, bool) or not isinstance(measurement_id, int):
-        raise InvalidWelfareInput("a certify_measurement motion needs an integer measurement_id")
-    from welfare.measurement_service import get_measurement
+    if kind is MotionKind.CERTIFY_MEASUREMENT:
+        _only_keys(payload, {"measurement_id"}, kind)
+        measurement_id = payload.get("measurement_id")
+        if isinstance(measurement_id, bool) or not isinstance(measurement_id, int):
+            raise InvalidWelfareInput(
+                "a certify_measurement motion needs an integer measurement_id"
+            )
+        from welfare.measurement_service import get_measurement
 
-    get_measurement(session, measurement_id)
-    return {"measurement_id": measurement_id}
+        get_measurement(session, measurement_id)
+        return {"measurement_id": measurement_id}
+    if kind is MotionKind.VOID_PROPOSAL:
+        _only_keys(payload, {"proposal_id"}, kind)
+        proposal_id = payload.get("proposal_id")
+        if isinstance(proposal_id, bool) or not isinstance(proposal_id, int):
+            raise InvalidWelfareInput(
+                f"a void_proposal motion needs an integer proposal_id, not {proposal_id!r}"
+            )
+        if not 1 <= proposal_id <= MAX_PROPOSAL_ID:
+            raise InvalidWelfareInput(
+                f"a void_proposal motion's proposal_id must be from 1 to {MAX_PROPOSAL_ID}, "
+                f"not {proposal_id}"
+            )
+        return {"proposal_id": proposal_id}
+    assert_never(kind)
 
 
 def _text(value: Any, what: str) -> str:
@@ -260,6 +291,9 @@ def file_motion(
 ) -> Motion:
     """File a motion on behalf of ``member``.
 
+    An ``adopt_metric_version`` motion references its version and a
+    ``certify_measurement`` motion its measurement by foreign key as well as in the payload.
+
     Raises:
         InvalidWelfareInput: unknown kind, empty title, a deadline not in the future or
             without a time zone, or a malformed payload.
@@ -288,6 +322,12 @@ def file_motion(
         filed_by_member_id=member.id,
         filed_at=now,
         deadline=deadline,
+        metric_version_id=(
+            canonical["version_id"] if checked is MotionKind.ADOPT_METRIC_VERSION else None
+        ),
+        measurement_id=(
+            canonical["measurement_id"] if checked is MotionKind.CERTIFY_MEASUREMENT else None
+        ),
     )
     session.add(motion)
     session.flush()
@@ -462,11 +502,19 @@ def _apply_effect(session: Session, motion: Motion) -> tuple[EffectStatus, str]:
                     f"metric version {payload['version_id']} adopted from "
                     f"{effective_from.isoformat()}"
                 )
-            else:
+            elif kind is MotionKind.CERTIFY_MEASUREMENT:
                 from welfare.measurement_service import certify_measurement
 
                 certify_measurement(session, payload["measurement_id"], motion.id)
                 detail = f"measurement {payload['measurement_id']} certified"
+            else:
+                # the passed motion is the declaration; the market reads it when it settles
+                proposal_id = payload["proposal_id"]
+                detail = (
+                    f"proposal {proposal_id} declared unmeasurable: settling it "
+                    f"(POST /proposals/{proposal_id}/settle) unwinds it, giving every trader "
+                    "back what they put in"
+                )
     except FutarchyError as exc:
         return EffectStatus.FAILED, f"the effect was refused: {exc}"
     return EffectStatus.APPLIED, detail

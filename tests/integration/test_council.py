@@ -46,6 +46,7 @@ from welfare.errors import (
     VersionImmutable,
     VotingClosed,
 )
+from welfare.records import Measurement, MetricVersion
 from welfare.seats import SeatMethod
 from welfare.tally import Choice
 
@@ -596,6 +597,21 @@ def test_metric_effects_are_wired_to_the_metric_services_and_refusals_recorded(
     fake = FakeMetricSide()
     fake.install(monkeypatch)
     a, _, c = three_members(db)
+    with db.write() as s:  # the rows the motions reference by foreign key
+        s.add(MetricVersion(version_id="v" * 64, name="stand-in", canonical="{}"))
+        s.flush()
+        s.add(
+            Measurement(
+                id=7,
+                version_id="v" * 64,
+                entity="X",
+                period="2007",
+                cutoff=date(2008, 1, 1),
+                value=0.0,
+                breakdown=[],
+                missing={},
+            )
+        )
     filings = [
         ("adopt_metric_version", {"version_id": "v" * 64, "effective_from": "2027-01-01"}),
         ("certify_measurement", {"measurement_id": 7}),
