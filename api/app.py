@@ -13,6 +13,7 @@ from api.deps import refuse_unknown_query
 from api.middleware import RequestEnvelope
 from api.openapi import contract
 from api.routers import all_routers
+from api.routers.decisions import due_timer
 from db.session import Database
 from db.settings import Settings, get_settings
 
@@ -40,7 +41,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        # decides due proposals on a timer when DECIDE_DUE_EVERY_SECONDS > 0 (idempotent, so
+        # every worker may run one)
+        with due_timer(db, settings.decide_due_every_seconds):
+            yield
         if owned:
             db.dispose()
 

@@ -192,6 +192,12 @@ def run(
     )
     if report.proposal_id is not None:
         say(f"demo proposal: id {report.proposal_id} (GET /proposals/{report.proposal_id})")
+    if report.finished_proposal_id is not None:
+        done = report.finished_proposal_id
+        say(
+            f"a finished demo (2002, settled on 2007 data): id {done} "
+            f"(GET /proposals/{done}/decision, /proposals/{done}/settlement)"
+        )
     say(f"API docs: http://{host}:{port}/docs")
     serve(host=host, port=port, workers=1, database_url=settings.database_url)
 
@@ -202,8 +208,9 @@ def _one_line(text: str) -> str:
 
 def _register_lifecycle() -> None:
     """The commands of a proposal's end live beside their services' CLI modules."""
-    from api import cli_settle
+    from api import cli_decide, cli_settle
 
+    cli_decide.register(app)
     cli_settle.register(app)
 
 

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
             in seconds: a key revoked through another worker keeps working on this one for
             at most this long (the revoking worker refuses it at once); 0 looks every key
             up on every request.
+        decide_due_every_seconds: how often the server decides the proposals whose decision
+            time has passed, in seconds (`api.routers.decisions.due_timer`); 0 (the
+            default) turns the timer off: proposals are then decided by any caller
+            (``POST /proposals/{id}/decide``) or ``futarchy decide --due``.
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -33,6 +37,7 @@ class Settings(BaseSettings):
     sql_echo: bool = False
     pool_size: int = Field(default=10, ge=1, le=200)
     auth_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    decide_due_every_seconds: float = Field(default=0.0, ge=0, le=86_400)
 
     @field_validator("database_url")
     @classmethod

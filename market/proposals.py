@@ -22,16 +22,36 @@ So right after creation, for every branch, ``Σ traders' branch cash + maker cas
 collateral``, which `market.conservation` checks at any later time (splits and merges
 move both sides equally, trades move cash between a trader and the maker).
 
+**The decision terms** (lifecycle step 4) are fixed at creation and never change
+(`resolve_terms`): the decision time ``decides_at``, the decision rule
+(`market.decision.DecisionRule`: averaging window, observation interval, cap, threshold δ,
+exploration ε and its mode), the SHA-256 commitment to a secret seed (the sponsor's, or a
+fresh one from `market.decision.new_seed`; revealed only by the decision) and what settles
+the proposal (entity, period and cut-off of the bound metric version's measurement). The
+rule hash `terms_hash` covers all of them but the secret seed. Each market starts its
+capped time-weighted average at the opening price (`market.decision.initial_state`).
+
+**Exploration costs liquidity.** With ``ε > 0`` in mode ``ipw`` the executed branch's net
+profits are scaled by ``1 / d(executed) ≤ 1 / d_min`` with ``d_min = ε / (K + 1)``, so
+the maker's worst case scales too. To keep the sponsor's loss within ``F`` each branch's
+liquidity is ``b = ⌊⌊F · d_min⌋ / ln n⌋`` instead of ``⌊F / ln n⌋``: with ``ε = 0.1`` and
+three branches, ``d_min = 1/30`` and prices move thirty times as far per share traded.
+(``randomised_only`` settles unscaled and keeps ``b = ⌊F / ln n⌋``; it pays instead by
+settling only when the draw explored.)
+
 Services only flush; the caller's transaction commits (or rolls back on a refusal, so a
 refused creation changes nothing).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, date, datetime
+from fractions import Fraction
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -39,8 +59,18 @@ from sqlalchemy.orm import Session
 from db.identity import get_account
 from db.types import utcnow
 from market import repository as repo
-from market.assets import BinnedAsset, ScalarAsset
+from market.assets import Asset, BinnedAsset, ScalarAsset
 from market.book import Book, format_micros
+from market.decision import (
+    MAX_SEED_BYTES,
+    MIN_SEED_BYTES,
+    TIME_LIMIT,
+    DecisionRule,
+    InvalidDecisionRule,
+    commitment,
+    initial_state,
+    new_seed,
+)
 from market.errors import (
     InsufficientFunds,
     InvalidMarketInput,
@@ -50,7 +80,18 @@ from market.errors import (
 from market.funding import MAX_AMOUNT_MICROS
 from market.ledger import Holder, Leg, OperationKind, post
 from market.metric_binding import bind_metric, bounds_for
-from market.models import AssetKind, Market, MarketStatus, Proposal
+from market.models import AssetKind, Market, MarketStatus, Proposal, ProposalStatus
+from market.proposal_rule import (
+    DEFAULT_INTERVAL_SECONDS,
+    SettlesOn,
+    canonical_json,
+    default_rule,
+    rule_document,
+    rule_hash,
+)
+from welfare.errors import WelfareError
+from welfare.metric_service import definition_of, get_version
+from welfare.vintage import check_period
 
 MAX_ALTERNATIVES = 20
 """Most policy alternatives one proposal may have (besides the status quo)."""
@@ -66,6 +107,69 @@ MAX_BINS = 1000
 
 MAX_DESCRIPTION_LENGTH = 10_000
 """Longest description, characters."""
+
+MAX_ENTITY_LENGTH = 100
+"""Longest entity name of what settles a proposal, characters (the column width)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleSpec:
+    """The decision rule as the sponsor states it; a field left None takes its default.
+
+    Attributes:
+        window_seconds: the averaging window ``W`` ending at ``decides_at`` (seconds).
+            Default: the trading time before the decision rounded down to whole hours,
+            between 1 h and 24 h; when trading lasts less than an hour before the decision,
+            all of it. With ``interval_seconds`` given, the default is rounded down to a
+            whole number of intervals (at least one).
+        interval_seconds: the observation interval ``I`` (seconds). Default: 1 h, or the
+            window when it is shorter; for a window that is no whole number of hours, the
+            largest divisor of both the window and 1 h.
+        cap: welfare units an observation moves per interval at most. Default
+            ``(hi − lo) / 100``.
+        threshold: ``δ``, welfare units an alternative must beat the status quo by.
+            Default 0.
+        epsilon: ``ε``, the exploration probability. Default 0.
+        exploration_mode: ``"none"`` (default; exactly when ``ε = 0``), ``"ipw"`` or
+            ``"randomised_only"`` (see `market.decision.ExplorationMode`).
+    """
+
+    window_seconds: int | None = None
+    interval_seconds: int | None = None
+    cap: float | None = None
+    threshold: float | None = None
+    epsilon: float | None = None
+    exploration_mode: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettlesOnSpec:
+    """What settles a proposal: the bound metric version's certified measurement.
+
+    Attributes:
+        period: the measured period (``"2007"``, ``"2007-Q3"``, ``"2007-09"``).
+        entity: the measured entity; default the metric version's own entity.
+        cutoff: the measurement's data cut-off; None: whichever certified measurement of
+            the version, entity and period there is (at most one is ever certified).
+    """
+
+    period: str
+    entity: str | None = None
+    cutoff: date | None = None
+
+
+@dataclass(frozen=True)
+class SettlesOnTerms:
+    """The stored ``settles_on`` terms (entity always set; cutoff optional)."""
+
+    entity: str
+    period: str
+    cutoff: date | None
+
+    def to_dict(self) -> dict[str, str | None]:
+        """``{"entity", "period", "cutoff": "YYYY-MM-DD" or null}``."""
+        cutoff = None if self.cutoff is None else self.cutoff.isoformat()
+        return {"entity": self.entity, "period": self.period, "cutoff": cutoff}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,6 +195,16 @@ class ProposalSpec:
             and the last ``hi``; must be None for a scalar asset.
         description: free text.
         status_quo_name: the name of the last branch.
+        decides_at: the decision time ``T`` (timezone-aware); default ``closes_at``. It must
+            lie in the future, no later than ``closes_at``, and at least one observation
+            interval after ``opens_at`` (the markets need an interval of trading to
+            average).
+        decision: the decision rule (`RuleSpec`; None: every default).
+        seed: the sponsor's secret seed (16 to 1024 bytes); None: the server draws one with
+            `market.decision.new_seed` and keeps it. Only its commitment is published until
+            the decision reveals it.
+        settles_on: what settles the proposal (`SettlesOnSpec`); None: nothing does, so it
+            can be decided and unwound but never settled.
     """
 
     title: str
@@ -105,12 +219,18 @@ class ProposalSpec:
     bin_edges: tuple[float, ...] | None = None
     description: str = ""
     status_quo_name: str = "Status quo"
+    decides_at: datetime | None = None
+    decision: RuleSpec | None = None
+    seed: bytes | None = None
+    settles_on: SettlesOnSpec | None = None
 
 
 @dataclass(frozen=True)
 class ValidatedSpec:
     """A definition that passed `validate_spec`: stripped names, every branch's name (the
-    status quo last), the outcome names and the liquidity ``b`` (micro-units)."""
+    status quo last), the outcome names, the liquidity ``b`` (micro-units, after the
+    exploration discount), the decision rule and time, and the settlement's period, entity
+    (None: the metric version's) and cut-off."""
 
     title: str
     branch_names: tuple[str, ...]
@@ -121,6 +241,11 @@ class ValidatedSpec:
     bin_edges: tuple[float, ...] | None
     outcomes: tuple[str, ...]
     b_micros: int
+    rule: DecisionRule
+    decides_at: datetime
+    settles_period: str | None = None
+    settles_entity: str | None = None
+    settles_cutoff: date | None = None
 
 
 def _name(value: object, what: str, limit: int = MAX_NAME_LENGTH) -> str:
@@ -215,13 +340,193 @@ def _window(spec: ProposalSpec, now: datetime) -> None:
         )
 
 
+def _decides_at(spec: ProposalSpec, now: datetime) -> datetime:
+    """``decides_at`` (default ``closes_at``), checked against the trading window."""
+    decides_at = spec.closes_at if spec.decides_at is None else spec.decides_at
+    if not isinstance(decides_at, datetime) or decides_at.tzinfo is None:
+        raise InvalidProposal("decides_at: the decision time must be a date and time with a zone")
+    if decides_at > spec.closes_at:
+        raise InvalidProposal(
+            f"decides_at: the decision time {decides_at.isoformat()} is after trading closes "
+            f"at {spec.closes_at.isoformat()}; the markets must still trade when they decide"
+        )
+    if decides_at <= spec.opens_at:
+        raise InvalidProposal(
+            f"decides_at: the decision time {decides_at.isoformat()} must come after trading "
+            f"opens at {spec.opens_at.isoformat()}"
+        )
+    if decides_at <= now:
+        raise InvalidProposal(f"decides_at: the decision time {decides_at.isoformat()} has passed")
+    if decides_at.timestamp() > TIME_LIMIT:
+        default = " (by default the close of trading)" if spec.decides_at is None else ""
+        raise InvalidProposal(
+            f"decides_at: the decision time {decides_at.isoformat()}{default} is too far "
+            f"ahead; it must come before {datetime.fromtimestamp(TIME_LIMIT, UTC).year}"
+        )
+    return decides_at
+
+
+def _whole_seconds(value: object) -> int | None:
+    """``value`` if it is a positive whole number (else None: the rule will name it)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        return None
+    return value
+
+
+def _default_window(opens_at: datetime, decides_at: datetime, lo: float, hi: float) -> int:
+    trading = int((decides_at - opens_at).total_seconds())
+    if trading < DEFAULT_INTERVAL_SECONDS:
+        return max(trading, 1)  # less than an hour of trading: average over all of it
+    return default_rule(opens_at, decides_at, lo, hi).window_seconds
+
+
+def _default_interval(window: object) -> object:
+    w = _whole_seconds(window)
+    if w is None:
+        return DEFAULT_INTERVAL_SECONDS  # the window is invalid; the rule names it
+    if w <= DEFAULT_INTERVAL_SECONDS:
+        return w
+    return math.gcd(w, DEFAULT_INTERVAL_SECONDS)
+
+
+def _decision_rule(
+    given: RuleSpec | None, opens_at: datetime, decides_at: datetime, lo: float, hi: float
+) -> DecisionRule:
+    """The rule from the sponsor's fields and the defaults (`RuleSpec`).
+
+    Raises:
+        InvalidProposal: ``decision.<field>: …`` naming the field that is out of range.
+    """
+    if given is None:
+        given = RuleSpec()
+    if not isinstance(given, RuleSpec):
+        raise InvalidProposal("decision: the decision rule must be given as a RuleSpec")
+    window: object = given.window_seconds
+    interval: object = given.interval_seconds
+    if window is None:
+        window = _default_window(opens_at, decides_at, lo, hi)
+        step = _whole_seconds(interval)
+        if step is not None and isinstance(window, int):
+            window = max(step, window // step * step)
+    if interval is None:
+        interval = _default_interval(window)
+    cap: object = given.cap
+    if cap is None:
+        cap = default_rule(opens_at, decides_at, lo, hi).cap
+    fields: dict[str, Any] = {
+        "window_seconds": window,
+        "interval_seconds": interval,
+        "cap": cap,
+        "threshold": 0.0 if given.threshold is None else given.threshold,
+        "epsilon": 0.0 if given.epsilon is None else given.epsilon,
+        "exploration_mode": "none" if given.exploration_mode is None else given.exploration_mode,
+    }
+    try:
+        return DecisionRule(**fields)
+    except InvalidDecisionRule as exc:
+        raise InvalidProposal(f"decision.{exc.field}: {str(exc).rstrip('.')}") from None
+
+
+def _seed(seed: object) -> bytes:
+    if seed is None:
+        return new_seed()
+    if not isinstance(seed, bytes):
+        raise InvalidProposal("seed: the seed must be bytes (hex in the API)")
+    if not MIN_SEED_BYTES <= len(seed) <= MAX_SEED_BYTES:
+        raise InvalidProposal(
+            f"seed: the seed must be {MIN_SEED_BYTES} to {MAX_SEED_BYTES} bytes long, got "
+            f"{len(seed)}"
+        )
+    return seed
+
+
+def _settles_on(given: SettlesOnSpec | None) -> tuple[str | None, str | None, date | None]:
+    """``(period, entity or None, cutoff or None)``, or all None when nothing settles it."""
+    if given is None:
+        return None, None, None
+    if not isinstance(given, SettlesOnSpec):
+        raise InvalidProposal("settles_on: what settles the proposal must be a SettlesOnSpec")
+    try:
+        period = check_period(given.period)
+    except WelfareError as exc:
+        raise InvalidProposal(f"settles_on.period: {str(exc).rstrip('.')}") from None
+    entity = None
+    if given.entity is not None:
+        entity = _name(given.entity, "entity it settles on (settles_on.entity)", MAX_ENTITY_LENGTH)
+    cutoff = given.cutoff
+    if cutoff is not None and (not isinstance(cutoff, date) or isinstance(cutoff, datetime)):
+        raise InvalidProposal(f"settles_on.cutoff: the cut-off must be a date, got {cutoff!r}")
+    return period, entity, cutoff
+
+
+def _liquidity(n_outcomes: int, n_branches: int, subsidy: int, rule: DecisionRule) -> int:
+    """``b = ⌊F / ln n⌋``, or ``⌊⌊F · d_min⌋ / ln n⌋`` with ipw exploration (module docstring).
+
+    Raises:
+        InvalidProposal: the (discounted) subsidy is too small to give ``b ≥ 1`` micro-unit.
+    """
+    funded = subsidy
+    if rule.exploration_mode == "ipw":
+        d_min = Fraction(rule.epsilon) / n_branches
+        funded = math.floor(subsidy * d_min)
+        if funded < 1:
+            raise InvalidProposal(
+                f"the subsidy {format_micros(subsidy)} is too small for ipw exploration: "
+                f"liquidity is funded by F · ε / (K + 1) = {format_micros(funded)}"
+            )
+    try:
+        return Book.from_subsidy(n_outcomes, funded).b_micros
+    except InvalidMarketInput as exc:
+        raise InvalidProposal(str(exc).rstrip(".")) from None
+
+
+def asset_of(asset_kind: str, lo: float, hi: float, bin_edges: Sequence[float] | None) -> Asset:
+    """The welfare asset a proposal's markets trade (reads prices into expected welfare)."""
+    if asset_kind == AssetKind.BINNED and bin_edges is not None:
+        return BinnedAsset(tuple(float(e) for e in bin_edges))
+    return ScalarAsset(lo, hi)
+
+
+def terms_hash(
+    rule: DecisionRule,
+    decides_at: datetime,
+    seed_commitment: str,
+    settles_on: SettlesOnTerms | None,
+) -> str:
+    """The rule hash of a proposal: SHA-256 of the canonical JSON of the rule document
+    (`market.proposal_rule`), whose ``settles_on`` is `SettlesOnTerms.to_dict` (null
+    cut-off allowed) or null. With a cut-off it is exactly `market.proposal_rule.rule_hash`."""
+    if settles_on is not None and settles_on.cutoff is not None:
+        full = SettlesOn(settles_on.entity, settles_on.period, settles_on.cutoff)
+        return rule_hash(rule, decides_at, seed_commitment, full)
+    document = rule_document(rule, decides_at, seed_commitment, None)
+    if settles_on is not None:
+        document["settles_on"] = settles_on.to_dict()
+    return hashlib.sha256(canonical_json(document).encode("ascii")).hexdigest()
+
+
+def settles_on_of(proposal: Proposal) -> SettlesOnTerms | None:
+    """The stored ``settles_on`` terms of a proposal, or None when nothing settles it."""
+    if proposal.settle_entity is None or proposal.settle_period is None:
+        return None
+    return SettlesOnTerms(proposal.settle_entity, proposal.settle_period, proposal.settle_cutoff)
+
+
+def rule_of(proposal: Proposal) -> DecisionRule | None:
+    """The stored decision rule of a proposal (None only for a row without terms)."""
+    return (
+        None if proposal.decision_rule is None else DecisionRule.from_dict(proposal.decision_rule)
+    )
+
+
 def validate_spec(spec: ProposalSpec, *, now: datetime | None = None) -> ValidatedSpec:
     """Check a definition without touching the database.
 
     Raises:
         InvalidProposal: the first fault found, as a sentence (title, names, metric id,
-            asset kind, bounds, bins, window, or a subsidy that is not positive, too large,
-            or too small to give ``b ≥ 1`` micro-unit).
+            asset kind, bounds, bins, window, a subsidy that is not positive, too large,
+            or too small to give ``b ≥ 1`` micro-unit; the decision terms, each named:
+            ``decides_at: …``, ``decision.cap: …``, ``seed: …``, ``settles_on.period: …``).
     """
     title = _name(spec.title, "title")
     if not isinstance(spec.description, str):
@@ -234,7 +539,18 @@ def validate_spec(spec: ProposalSpec, *, now: datetime | None = None) -> Validat
     names = _branch_names(spec)
     metric = _name(spec.metric_version_id, "metric version id", MAX_METRIC_ID_LENGTH)
     kind, lo, hi, edges, outcomes = _asset(spec)
-    _window(spec, utcnow() if now is None else now)
+    at = utcnow() if now is None else now
+    _window(spec, at)
+    decides_at = _decides_at(spec, at)
+    rule = _decision_rule(spec.decision, spec.opens_at, decides_at, lo, hi)
+    if (decides_at - spec.opens_at).total_seconds() < rule.interval_seconds:
+        raise InvalidProposal(
+            f"decides_at: the decision at {decides_at.isoformat()} comes less than one "
+            f"observation interval ({rule.interval_seconds} s) after trading opens at "
+            f"{spec.opens_at.isoformat()}; the markets need an interval of trading to average"
+        )
+    _seed(spec.seed)
+    period, entity, cutoff = _settles_on(spec.settles_on)
     subsidy = spec.subsidy_micros
     if isinstance(subsidy, bool) or not isinstance(subsidy, int) or subsidy <= 0:
         raise InvalidProposal(f"the subsidy must be a positive amount, got {subsidy!r} micro-units")
@@ -243,19 +559,44 @@ def validate_spec(spec: ProposalSpec, *, now: datetime | None = None) -> Validat
             f"the subsidy {format_micros(subsidy)} exceeds the limit of "
             f"{format_micros(MAX_AMOUNT_MICROS)}"
         )
-    try:
-        b = Book.from_subsidy(len(outcomes), subsidy).b_micros
-    except InvalidMarketInput as exc:
-        raise InvalidProposal(str(exc).rstrip(".")) from None
-    return ValidatedSpec(title, names, metric, kind, lo, hi, edges, outcomes, b)
+    b = _liquidity(len(outcomes), len(names), subsidy, rule)
+    return ValidatedSpec(
+        title,
+        names,
+        metric,
+        kind,
+        lo,
+        hi,
+        edges,
+        outcomes,
+        b,
+        rule,
+        decides_at,
+        period,
+        entity,
+        cutoff,
+    )
 
 
-def create_proposal(session: Session, sponsor_account_id: int, spec: ProposalSpec) -> Proposal:
+def create_proposal(
+    session: Session,
+    sponsor_account_id: int,
+    spec: ProposalSpec,
+    *,
+    now: datetime | None = None,
+) -> Proposal:
     """Create a proposal, charge its sponsor ``F`` once and open one funded market per branch.
 
-    Writes: the proposal (collateral ``F``), ``K + 1`` markets (``q = 0``,
-    ``b = ⌊F / ln n⌋``, maker cash ``F``, the window copied), the sponsor's cash ``−F``
+    Writes: the proposal (collateral ``F``; its decision terms: rule, hash, ``decides_at``,
+    seed and commitment, what settles it), ``K + 1`` markets (``q = 0``,
+    ``b = ⌊F / ln n⌋`` or the ipw exploration's smaller ``b``, maker cash ``F``, the window
+    copied, the averaging state started at the opening price), the sponsor's cash ``−F``
     and one SUBSIDY ledger operation (see the module docstring). Flushes only.
+
+    Args:
+        now: the instant of creation (default: now, UTC): the trading window must close and
+            the decision come after it. A replay of history (the demo's finished proposal)
+            passes the past instant it replays.
 
     Returns:
         The new proposal (its markets via `markets_of`).
@@ -269,11 +610,22 @@ def create_proposal(session: Session, sponsor_account_id: int, spec: ProposalSpe
         UnknownAccount: no such sponsor.
         InsufficientFunds: the sponsor holds less cash than ``F``.
     """
-    _window(spec, utcnow())  # before binding, which reads the opening day from opens_at
+    at = utcnow() if now is None else now
+    _window(spec, at)  # before binding, which reads the opening day from opens_at
     binding = bind_metric(session, spec.metric_version_id, spec.opens_at)
     lo, hi = bounds_for(binding, spec.lo, spec.hi)
-    checked = validate_spec(replace(spec, metric_version_id=binding.version_id, lo=lo, hi=hi))
+    checked = validate_spec(
+        replace(spec, metric_version_id=binding.version_id, lo=lo, hi=hi), now=at
+    )
     get_account(session, sponsor_account_id)
+    settles_on = None
+    if checked.settles_period is not None:
+        entity = checked.settles_entity
+        if entity is None:
+            entity = definition_of(get_version(session, binding.version_id)).entity
+        settles_on = SettlesOnTerms(entity, checked.settles_period, checked.settles_cutoff)
+    seed = _seed(spec.seed)
+    committed = commitment(seed)
     subsidy = spec.subsidy_micros
     if repo.take_cash(session, sponsor_account_id, subsidy) is None:
         raise InsufficientFunds(
@@ -293,12 +645,28 @@ def create_proposal(session: Session, sponsor_account_id: int, spec: ProposalSpe
         subsidy_micros=subsidy,
         sponsor_account_id=sponsor_account_id,
         collateral_micros=subsidy,
-        status=MarketStatus.OPEN.value,
-        created_at=utcnow(),
+        status=ProposalStatus.OPEN.value,
+        created_at=at,
+        decision_rule=checked.rule.to_dict(),
+        decision_rule_hash=terms_hash(checked.rule, checked.decides_at, committed, settles_on),
+        decides_at=checked.decides_at,
+        seed_commitment=committed,
+        seed_hex=seed.hex(),
+        settle_entity=None if settles_on is None else settles_on.entity,
+        settle_period=None if settles_on is None else settles_on.period,
+        settle_cutoff=None if settles_on is None else settles_on.cutoff,
     )
     session.add(proposal)
     session.flush()
     n_branches = len(checked.branch_names)
+    n_outcomes = len(checked.outcomes)
+    opening = asset_of(checked.asset_kind, checked.lo, checked.hi, checked.bin_edges)
+    twap = initial_state(
+        checked.rule,
+        spec.opens_at.timestamp(),
+        checked.decides_at.timestamp(),
+        opening.expected_welfare([1.0 / n_outcomes] * n_outcomes),
+    )
     markets = [
         Market(
             proposal_id=proposal.id,
@@ -315,6 +683,11 @@ def create_proposal(session: Session, sponsor_account_id: int, spec: ProposalSpe
             closes_at=spec.closes_at,
             trade_count=0,
             created_at=proposal.created_at,
+            twap_observation=twap.observation,
+            twap_observed_at=twap.observed_at,
+            twap_cum_weighted=twap.cum_weighted,
+            twap_window_start=twap.window_start,
+            twap_last_live=twap.last_live,
         )
         for j, name in enumerate(checked.branch_names)
     ]
@@ -354,14 +727,17 @@ def close_proposal(session: Session, proposal_id: int) -> Proposal:
 
     Raises:
         UnknownProposal: there is none.
-        MarketClosed: the proposal is settled (a settled market never changes).
+        MarketClosed: the proposal is past closing (decided, settled or unwound): its
+            lifecycle never goes back.
     """
     proposal = repo.get_proposal(session, proposal_id, for_update=True)
-    if proposal.status == MarketStatus.SETTLED:
-        raise MarketClosed(f"proposal {proposal_id} is settled; it cannot be closed again")
-    if proposal.status == MarketStatus.CLOSED:
+    if proposal.status not in (ProposalStatus.OPEN, ProposalStatus.CLOSED):
+        raise MarketClosed(
+            f"proposal {proposal_id} is {proposal.status}; it cannot be closed again"
+        )
+    if proposal.status == ProposalStatus.CLOSED:
         return proposal
-    proposal.status = MarketStatus.CLOSED.value
+    proposal.status = ProposalStatus.CLOSED.value
     # an ORM-enabled UPDATE also refreshes market objects already loaded in this session
     session.execute(
         update(Market)

@@ -8,24 +8,35 @@ before the CHECK constraints would refuse it. None of them scans past trades.
 Locking order, everywhere: proposal row, then market row, then account rows (cash, then
 branch cash in market-id order, then positions, then the account's stake in the proposal,
 which only a holder of the proposal's row lock writes). Trades lock only their market row
-(``SELECT … FOR NO KEY UPDATE``, see `lock_market_for_trade`; on SQLite the whole write is
-serialised by ``BEGIN IMMEDIATE``).
+(``SELECT … FOR NO KEY UPDATE OF market``, see `lock_market_for_trade`; on SQLite the whole
+write is serialised by ``BEGIN IMMEDIATE``). Deciding locks the proposal, then every market
+of it in id order (`lock_markets_of`); a crank locks markets only, in id order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Double, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from db.paging import MAX_PAGE
 from db.prepared import prepared
+from market.decision import TwapState
 from market.errors import UnknownMarket, UnknownProposal
-from market.models import BranchCash, CashBalance, Market, Position, Proposal, Trade
-from market.settlement_models import Stake
+from market.models import (
+    BranchCash,
+    CashBalance,
+    Market,
+    Position,
+    Proposal,
+    ProposalStatus,
+    Trade,
+)
+from market.settlement_models import Decision, Stake
 
 CASH = cast(Table, CashBalance.__table__)
 BRANCH_CASH = cast(Table, BranchCash.__table__)
@@ -34,6 +45,15 @@ MARKET = cast(Table, Market.__table__)
 PROPOSAL = cast(Table, Proposal.__table__)
 TRADE = cast(Table, Trade.__table__)
 STAKE = cast(Table, Stake.__table__)
+
+TWAP_COLUMNS = (
+    "twap_observation",
+    "twap_observed_at",
+    "twap_cum_weighted",
+    "twap_window_start",
+    "twap_last_live",
+)
+"""The market row's averaging state, in the order of `market.decision.TwapState`'s fields."""
 
 
 # --- generic helpers -----------------------------------------------------------------------
@@ -176,21 +196,51 @@ def list_markets(
 
 
 def _market_for_trade() -> Any:
-    return select(
-        MARKET.c.id,
-        MARKET.c.proposal_id,
-        MARKET.c.branch_index,
-        MARKET.c.outcomes,
-        MARKET.c.q_micros,
-        MARKET.c.b_micros,
-        MARKET.c.status,
-        MARKET.c.opens_at,
-        MARKET.c.closes_at,
-    ).where(MARKET.c.id == bindparam("market_id"))
+    # The proposal's immutable terms come with the market row in the same statement: a
+    # plain join reads them (no lock, no extra round trip). The number of branches is one
+    # probe of the (proposal_id, branch_index) index.
+    branch = MARKET.alias("branch")
+    n_branches = (
+        select(func.count())
+        .select_from(branch)
+        .where(branch.c.proposal_id == MARKET.c.proposal_id)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            MARKET.c.id,
+            MARKET.c.proposal_id,
+            MARKET.c.branch_index,
+            MARKET.c.outcomes,
+            MARKET.c.q_micros,
+            MARKET.c.b_micros,
+            MARKET.c.status,
+            MARKET.c.opens_at,
+            MARKET.c.closes_at,
+            *(MARKET.c[name] for name in TWAP_COLUMNS),
+            PROPOSAL.c.asset_kind,
+            PROPOSAL.c.lo,
+            PROPOSAL.c.hi,
+            PROPOSAL.c.bin_edges,
+            PROPOSAL.c.decision_rule,
+            PROPOSAL.c.decision_rule_hash,
+            PROPOSAL.c.decides_at,
+            n_branches.label("n_branches"),
+        )
+        .select_from(MARKET.join(PROPOSAL, PROPOSAL.c.id == MARKET.c.proposal_id))
+        .where(MARKET.c.id == bindparam("market_id"))
+    )
 
 
 def lock_market_for_trade(session: Session, market_id: int) -> Any:
-    """The columns a trade needs, with the market row locked (``FOR NO KEY UPDATE``).
+    """The columns a trade needs, with the market row locked (``FOR NO KEY UPDATE OF market``).
+
+    Besides the market's own columns and its averaging state (``twap_*``), the row carries
+    what the trade needs of its proposal, read by a join in the same statement: the asset
+    (``asset_kind``, ``lo``, ``hi``, ``bin_edges``), the decision rule, its hash and
+    ``decides_at``, and ``n_branches``. These never change after creation. The proposal row
+    is read, never locked (``OF market``): a trade must not wait for, or block, a split,
+    merge, close or decision holding the proposal's lock.
 
     ``NO KEY``: trades still exclude each other, but rows of other tables that merely
     reference the market (a split's or merge's ledger entries and branch cash) check their
@@ -202,7 +252,8 @@ def lock_market_for_trade(session: Session, market_id: int) -> Any:
         UnknownMarket: no such market.
     """
     stmt = prepared(
-        ("lock_market_for_trade",), lambda: _market_for_trade().with_for_update(key_share=True)
+        ("lock_market_for_trade",),
+        lambda: _market_for_trade().with_for_update(key_share=True, of=MARKET),
     )
     row = session.execute(stmt, {"market_id": market_id}).one_or_none()
     if row is None:
@@ -219,23 +270,117 @@ def read_market_for_quote(session: Session, market_id: int) -> Any:
     return row
 
 
+def _twap_params(twap: TwapState) -> dict[str, float]:
+    return {
+        "m_twap_observation": twap.observation,
+        "m_twap_observed_at": twap.observed_at,
+        "m_twap_cum_weighted": twap.cum_weighted,
+        "m_twap_window_start": twap.window_start,
+        "m_twap_last_live": twap.last_live,
+    }
+
+
 def record_trade_on_market(
-    session: Session, market_id: int, q_after: Sequence[int], cash_micros: int
+    session: Session,
+    market_id: int,
+    q_after: Sequence[int],
+    cash_micros: int,
+    twap: TwapState | None = None,
 ) -> None:
-    """Set the market's ``q``, add the trade's cash to the maker, count the trade."""
+    """Set the market's ``q``, add the trade's cash to the maker, count the trade and, in
+    the same UPDATE, store the advanced averaging state ``twap`` (None: leave it as is)."""
+
+    def build() -> Any:
+        values: dict[str, Any] = {
+            "q_micros": bindparam("m_q", type_=MARKET.c.q_micros.type),
+            "maker_cash_micros": MARKET.c.maker_cash_micros + bindparam("m_cash"),
+            "trade_count": MARKET.c.trade_count + 1,
+        }
+        if twap is not None:
+            values |= {name: bindparam(f"m_{name}", type_=Double()) for name in TWAP_COLUMNS}
+        return update(MARKET).where(MARKET.c.id == bindparam("m_id")).values(values)
+
+    stmt = prepared(("record_trade_on_market", twap is not None), build)
+    params: dict[str, Any] = {"m_id": market_id, "m_q": list(q_after), "m_cash": cash_micros}
+    if twap is not None:
+        params |= _twap_params(twap)
+    session.execute(stmt, params)
+
+
+def set_twap(session: Session, market_id: int, twap: TwapState) -> None:
+    """Store a market's averaging state (a crank or a decision; the caller holds the lock)."""
     stmt = prepared(
-        ("record_trade_on_market",),
+        ("set_twap",),
         lambda: (
             update(MARKET)
             .where(MARKET.c.id == bindparam("m_id"))
-            .values(
-                q_micros=bindparam("m_q", type_=MARKET.c.q_micros.type),
-                maker_cash_micros=MARKET.c.maker_cash_micros + bindparam("m_cash"),
-                trade_count=MARKET.c.trade_count + 1,
-            )
+            .values({name: bindparam(f"m_{name}", type_=Double()) for name in TWAP_COLUMNS})
         ),
     )
-    session.execute(stmt, {"m_id": market_id, "m_q": list(q_after), "m_cash": cash_micros})
+    session.execute(stmt, {"m_id": market_id, **_twap_params(twap)})
+
+
+def lock_markets_of(
+    session: Session, proposal_id: int, *, market_id: int | None = None
+) -> Sequence[Market]:
+    """The proposal's markets (or only ``market_id`` of them) locked in id order
+    (``FOR NO KEY UPDATE``), freshly read.
+
+    Deciding calls it holding the proposal's lock (proposal, then markets); a crank calls
+    it alone. Either way the markets are taken in id order, so two lockers of the same
+    markets queue instead of deadlocking, and a trade (which holds one market) never waits
+    in a cycle.
+    """
+    stmt = select(Market).where(Market.proposal_id == proposal_id)
+    if market_id is not None:
+        stmt = stmt.where(Market.id == market_id)
+    stmt = (
+        stmt.order_by(Market.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(stmt).all()
+
+
+def proposal_status(session: Session, proposal_id: int) -> str | None:
+    """The proposal's status as committed now (a fresh read, no lock), or None."""
+    return session.scalar(select(PROPOSAL.c.status).where(PROPOSAL.c.id == proposal_id))
+
+
+def decision_of(session: Session, proposal_id: int) -> Decision | None:
+    """The recorded decision of a proposal, or None."""
+    return session.scalar(select(Decision).where(Decision.proposal_id == proposal_id))
+
+
+def due_proposal_ids(
+    session: Session, now: datetime, *, after_id: int = 0, limit: int = MAX_PAGE
+) -> list[int]:
+    """Ids of undecided proposals (open or closed) whose ``decides_at ≤ now``, by id, a page
+    at a time (``id > after_id``, at most ``limit`` capped at `MAX_PAGE`)."""
+    stmt = (
+        select(PROPOSAL.c.id)
+        .where(
+            PROPOSAL.c.id > after_id,
+            PROPOSAL.c.status.in_((ProposalStatus.OPEN.value, ProposalStatus.CLOSED.value)),
+            PROPOSAL.c.decides_at <= now,
+        )
+        .order_by(PROPOSAL.c.id)
+        .limit(min(limit, MAX_PAGE))
+    )
+    return [int(x) for x in session.scalars(stmt)]
+
+
+def proposal_ids_by_status(
+    session: Session, statuses: Sequence[str], *, after_id: int = 0, limit: int = MAX_PAGE
+) -> list[int]:
+    """Ids of proposals in one of ``statuses``, by id, a page at a time."""
+    stmt = (
+        select(PROPOSAL.c.id)
+        .where(PROPOSAL.c.id > after_id, PROPOSAL.c.status.in_(list(statuses)))
+        .order_by(PROPOSAL.c.id)
+        .limit(min(limit, MAX_PAGE))
+    )
+    return [int(x) for x in session.scalars(stmt)]
 
 
 # --- branch cash and positions -------------------------------------------------------------
@@ -297,30 +442,64 @@ def add_branch_cash_everywhere(
 
 
 def take_branch_cash(
-    session: Session, account_id: int, market_id: int, amount_micros: int
+    session: Session,
+    account_id: int,
+    market_id: int,
+    amount_micros: int,
+    *,
+    margin: float | None = None,
 ) -> int | None:
     """Charge a buy (``amount > 0``) to one branch's conditional cash if it holds enough:
     ``cash −= amount`` and ``spent += amount`` in one conditional UPDATE; returns the new
-    cash, or None when the row is missing or holds less (nothing changed then)."""
-    stmt = prepared(
-        ("take_branch_cash",),
-        lambda: (
-            update(BRANCH_CASH)
-            .where(
-                BRANCH_CASH.c.account_id == bindparam("w_account"),
-                BRANCH_CASH.c.market_id == bindparam("w_market"),
-                BRANCH_CASH.c.cash_micros >= bindparam("w_amount"),
+    cash, or None when the row is missing or holds less (nothing changed then).
+
+    With ``margin = M`` (the ipw margin multiple ``1/d_min − 1``, see
+    `market.deciding.margin_multiple`) the same UPDATE also requires
+    ``cash − amount ≥ M · (spent + amount)``: the cash left must cover ``M`` times the net
+    spend after the buy (compared in float64; a spend at or below 0 always passes)."""
+
+    def build() -> Any:
+        conditions = [
+            BRANCH_CASH.c.account_id == bindparam("w_account"),
+            BRANCH_CASH.c.market_id == bindparam("w_market"),
+            BRANCH_CASH.c.cash_micros >= bindparam("w_amount"),
+        ]
+        if margin is not None:
+            conditions.append(
+                BRANCH_CASH.c.cash_micros - bindparam("w_amount")
+                >= bindparam("w_margin", type_=Double())
+                * (BRANCH_CASH.c.spent_micros + bindparam("w_amount"))
             )
+        return (
+            update(BRANCH_CASH)
+            .where(*conditions)
             .values(
                 cash_micros=BRANCH_CASH.c.cash_micros - bindparam("w_amount"),
                 spent_micros=BRANCH_CASH.c.spent_micros + bindparam("w_amount"),
             )
             .returning(BRANCH_CASH.c.cash_micros)
-        ),
-    )
-    params = {"w_account": account_id, "w_market": market_id, "w_amount": amount_micros}
+        )
+
+    stmt = prepared(("take_branch_cash", margin is not None), build)
+    params: dict[str, Any] = {
+        "w_account": account_id,
+        "w_market": market_id,
+        "w_amount": amount_micros,
+    }
+    if margin is not None:
+        params["w_margin"] = margin
     value = session.execute(stmt, params).scalar_one_or_none()
     return None if value is None else int(value)
+
+
+def branch_cash_and_spent(session: Session, account_id: int, market_id: int) -> tuple[int, int]:
+    """``(cash_micros, spent_micros)`` of an account in one branch (``(0, 0)`` when none)."""
+    row = session.execute(
+        select(BRANCH_CASH.c.cash_micros, BRANCH_CASH.c.spent_micros).where(
+            BRANCH_CASH.c.account_id == account_id, BRANCH_CASH.c.market_id == market_id
+        )
+    ).one_or_none()
+    return (0, 0) if row is None else (int(row.cash_micros), int(row.spent_micros))
 
 
 def take_branch_cash_everywhere(

@@ -12,15 +12,25 @@ A trade in branch ``j`` pays with, and is paid in, branch ``j``'s conditional ca
 `execute` runs, inside the caller's transaction, in this order (a handful of round trips,
 none of which reads past trades, so a trade costs the same after a million trades)::
 
-    1. SELECT … FROM market WHERE id = :m FOR NO KEY UPDATE  lock the market row first
+    1. SELECT market.…, proposal's terms FROM market JOIN proposal WHERE id = :m
+           FOR NO KEY UPDATE OF market                      lock the market row first
     2. buy:  UPDATE branch_cash SET cash = cash − c, spent = spent + c
-                 WHERE … AND cash >= c RETURNING cash
+                 WHERE … AND cash >= c [AND cash − c >= M · (spent + c)] RETURNING cash
        sell: UPDATE position SET shares = shares − s WHERE … AND shares >= s RETURNING shares
     3. buy:  INSERT … ON CONFLICT DO UPDATE position (+s) RETURNING shares
        sell: INSERT … ON CONFLICT DO UPDATE branch_cash (cash + p, spent − p) RETURNING cash
-    4. UPDATE market SET q = :q_after, maker_cash = maker_cash + c, trade_count + 1
+    4. UPDATE market SET q = :q_after, maker_cash = maker_cash + c, trade_count + 1,
+           twap_* = the averaging state advanced to now
     5. INSERT trade (with the prices after it: the price history)
     6. INSERT ledger entries (branch j: account −c, maker +c)
+
+Step 1 reads the proposal's immutable terms (asset, decision rule, ``decides_at``, the
+number of branches) by a join, without locking the proposal row. Step 4 advances the
+branch's capped time-weighted average in the same UPDATE (`market.deciding`): the state
+from step 1 moved to the trade's time with the expected welfare after the trade, computed
+in Python in O(1). With ipw exploration (``ε > 0``) step 2 also holds the margin
+``cash_after ≥ M · spent_after``, ``M = (K + 1)/ε − 1`` (`market.deciding.margin_multiple`),
+else the buy is refused with `market.deciding.InsufficientMargin`.
 
 A trade never locks or references the proposal row (see the comment in `execute`), and its
 market lock is ``NO KEY`` (see `market.repository.lock_market_for_trade`), so splits,
@@ -43,9 +53,10 @@ two INSERTs (`market.ledger.post`), so a trade is six or seven statements in all
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -62,6 +73,14 @@ from market.book import (
     quote_sell,
     quote_spend,
 )
+from market.deciding import (
+    InsufficientMargin,
+    MarketTerms,
+    advance_market,
+    state_of,
+    terms_of_row,
+)
+from market.decision import TwapState
 from market.errors import (
     InsufficientFunds,
     InsufficientShares,
@@ -266,6 +285,8 @@ def execute(
         UnknownMarket, MarketClosed, InvalidMarketInput, PriceLimitExceeded: as `quote`.
         InsufficientFunds: a buy costs more than the trader's conditional cash in this
             branch.
+        InsufficientMargin: with ipw exploration, a buy that would leave less conditional
+            cash in the branch than ``M`` times the net spend there.
         InsufficientShares: a sale of more shares than the trader holds.
     """
     row = repo.lock_market_for_trade(session, market_id)
@@ -273,17 +294,15 @@ def execute(
     # order they commit: id order is time order
     at = utcnow() if now is None else now
     tq, q = _price(row, order, at)
+    terms = terms_of_row(row)
     k, proposal_id = tq.outcome, tq.proposal_id
     where = f"in branch {tq.branch_index} of proposal {proposal_id}"
     if tq.side is Side.BUY:
-        branch_cash = repo.take_branch_cash(session, account_id, market_id, tq.cash_micros)
+        branch_cash = repo.take_branch_cash(
+            session, account_id, market_id, tq.cash_micros, margin=terms.margin
+        )
         if branch_cash is None:
-            held = repo.branch_cash_in(session, account_id, market_id)
-            raise InsufficientFunds(
-                f"buying {format_micros(tq.shares_micros)} shares of {tq.outcome_name} costs "
-                f"{format_micros(tq.cash_micros)} but you hold only {format_micros(held)} of "
-                f"conditional cash {where}; split more cash into the proposal first"
-            )
+            _refuse_buy(session, account_id, tq, terms, where)
         position = repo.add_shares(session, account_id, market_id, k, tq.shares_micros)
     else:
         taken = repo.take_shares(session, account_id, market_id, k, tq.shares_micros)
@@ -297,7 +316,9 @@ def execute(
         branch_cash = repo.add_branch_cash(
             session, account_id, market_id, proposal_id, tq.cash_micros
         )
-    repo.record_trade_on_market(session, market_id, q.q_after_micros, q.cash_micros)
+    repo.record_trade_on_market(
+        session, market_id, q.q_after_micros, q.cash_micros, _averaged(row, terms, tq, at)
+    )
     # a Market object this session loaded earlier now shows old values: expire it (no I/O)
     loaded = session.identity_map.get(identity_key(Market, market_id))
     if loaded is not None:
@@ -333,6 +354,39 @@ def execute(
         position_after_micros=position,
         created_at=at,
     )
+
+
+def _refuse_buy(
+    session: Session, account_id: int, tq: TradeQuote, terms: MarketTerms, where: str
+) -> NoReturn:
+    """Raise why a buy's conditional UPDATE changed nothing (a read on the refusal path)."""
+    held, spent = repo.branch_cash_and_spent(session, account_id, tq.market_id)
+    if held < tq.cash_micros or terms.margin is None or terms.rule is None:
+        raise InsufficientFunds(
+            f"buying {format_micros(tq.shares_micros)} shares of {tq.outcome_name} costs "
+            f"{format_micros(tq.cash_micros)} but you hold only {format_micros(held)} of "
+            f"conditional cash {where}; split more cash into the proposal first"
+        )
+    spent_after = spent + tq.cash_micros
+    needed = math.ceil(terms.margin * spent_after)
+    raise InsufficientMargin(
+        f"insufficient margin: with ipw exploration (ε = {terms.rule.epsilon:g}) losses in "
+        f"the executed branch are scaled by up to {terms.margin + 1:g}, so the conditional "
+        f"cash you keep {where} must cover {terms.margin:g} × your net spend there; after "
+        f"this buy of {format_micros(tq.cash_micros)} you would have spent "
+        f"{format_micros(spent_after)} and kept {format_micros(held - tq.cash_micros)} where "
+        f"{format_micros(needed)} is needed; split more cash into the proposal or buy less"
+    )
+
+
+def _averaged(row: Any, terms: MarketTerms, tq: TradeQuote, at: datetime) -> TwapState | None:
+    """The market's averaging state after the trade (None: the proposal has no rule)."""
+    if terms.rule is None or terms.decides_at is None:
+        return None
+    after = terms.asset.expected_welfare(tq.prices_after)
+    state = state_of(row)
+    before = after if state is not None else terms.asset.expected_welfare(tq.prices_before)
+    return advance_market(terms.rule, terms.decides_at, state, at.timestamp(), before, after)
 
 
 def price_history(

@@ -16,7 +16,7 @@ from api.transactions import run_write
 from db.types import utcnow
 from market import proposals as service
 from market import repository as repo
-from market.models import Market, MarketStatus
+from market.models import Market, ProposalStatus
 
 router = APIRouter(prefix="/proposals", tags=["proposals"])
 
@@ -40,6 +40,16 @@ async def create(
     the subsidy ``F`` once from its cash (409 if it holds less); each branch's market maker
     gets ``F`` of conditional cash and liquidity ``b = F / ln n``. A malformed definition
     is a 422 naming the fault.
+
+    The decision terms are fixed here and never change: ``decides_at`` (default: the close
+    of trading), the decision ``rule`` (averaging window, observation interval, cap,
+    threshold δ, exploration ε and its mode; each has a default), a secret ``seed`` (yours,
+    or drawn by the server; only its SHA-256 commitment is shown until the decision) and
+    what settles the proposal (``settles_on``: the metric version's entity by default, the
+    period, an optional cut-off). Each parameter out of range is a 422 naming it (e.g.
+    ``decision.cap: …``). Exploration costs liquidity: with ``ipw`` each branch's
+    ``b = F · d_min / ln n``, ``d_min = ε / (K + 1)``, and a buy must keep a margin of
+    ``(1/d_min − 1) ×`` the trader's net spend in that branch.
     """
 
     def effect(session: Session) -> ProposalRead:
@@ -54,7 +64,7 @@ async def create(
 def list_(
     session: ReadSession,
     _caller: CurrentCaller,
-    status_: Annotated[MarketStatus | None, Query(alias="status")] = None,
+    status_: Annotated[ProposalStatus | None, Query(alias="status")] = None,
     after_id: AfterId = 0,
     limit: PageSize = 50,
 ) -> ProposalPage:
@@ -91,7 +101,8 @@ async def close(
 ) -> ProposalRead:
     """Stop trading on a proposal now (admin only). Closing a closed proposal is a no-op.
 
-    Merges stay allowed until settlement; splits and trades stop. 409 if settled.
+    Merges stay allowed until settlement; splits and trades stop. 409 once decided,
+    settled or unwound (the lifecycle never goes back).
     """
 
     def work(session: Session) -> ProposalRead:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -68,6 +69,20 @@ def test_create_opens_one_funded_market_per_branch_and_charges_f_once(
         assert market["liquidity"] == f"{math.floor(69_314_718 / math.log(2)) / UNIT:.6f}".rstrip(
             "0"
         )
+    # the decision terms, fixed at creation: decide at the close, the default rule
+    assert proposal["decides_at"] == proposal["closes_at"]
+    assert proposal["decision_rule"] == {
+        "window_seconds": 86_400,
+        "interval_seconds": 3_600,
+        "cap": 1.0,
+        "threshold": 0.0,
+        "epsilon": 0.0,
+        "exploration_mode": "none",
+    }
+    assert len(proposal["decision_rule_hash"]) == len(proposal["seed_commitment"]) == 64
+    assert proposal["seed"] is None  # secret until the decision
+    assert proposal["settles_on"] is None
+    assert proposal["liquidity"] == markets[0]["liquidity"]
     assert _cash(db, admin_id) == 500 * UNIT - 69_314_718
     # a retry (the same request, its time written differently) creates nothing new
     again = post(client, "/proposals", key, _body(closes_at=proposal["closes_at"]), idem="p1")
@@ -123,6 +138,23 @@ def test_malformed_definitions_are_422_and_charge_nothing(
         (_body(asset_kind="options"), "asset_kind"),
         (_body(title=" "), "title"),
         (_body(surprise=True), "surprise"),
+        (_body(decides_at=past), "decides_at: the decision time"),
+        (_body(decides_at="2030-01-01T00:00:00"), "decides_at"),
+        (_body(decision={"cap": 0}), "decision.cap"),
+        (_body(decision={"epsilon": 1}), "decision.epsilon"),
+        (_body(decision={"epsilon": 0.2}), "decision.exploration_mode: exploration_mode must"),
+        (_body(decision={"exploration_mode": "often"}), "decision.exploration_mode"),
+        (
+            _body(decision={"window_seconds": 5_000, "interval_seconds": 3_600}),
+            "decision.window_seconds: window_seconds (5000) must be a whole multiple",
+        ),
+        (_body(decision={"window_seconds": 1.5}), "decision.window_seconds"),
+        (_body(decision={"threshold": True}), "decision.threshold"),
+        (_body(seed="abcd"), "seed"),
+        (_body(seed="zz" * 16), "seed"),
+        (_body(settles_on={"period": "2007-13"}), "settles_on.period"),
+        (_body(settles_on={"entity": "World"}), "settles_on.period"),
+        (_body(settles_on={"period": "2007", "cutoff": "soon"}), "settles_on.cutoff"),
     ]
     for body, fragment in cases:
         refused = post(client, "/proposals", key, body)
@@ -131,6 +163,50 @@ def test_malformed_definitions_are_422_and_charge_nothing(
         assert fragment in refused.json()["detail"], (fragment, refused.json())
     assert _cash(db, admin_id) == 500 * UNIT
     assert client.get("/proposals", headers=auth(key)).json()["proposals"] == []
+
+
+def test_a_proposal_states_its_decision_terms_and_keeps_its_seed_secret(
+    client: TestClient, db: Database, make_account: MakeAccount
+) -> None:
+    _, key = _funded_admin(db, make_account)
+    seed = "5eed" * 16
+    decides = datetime.now(UTC) + timedelta(days=1)
+    body = _body(
+        decides_at=decides.isoformat(),
+        decision={
+            "window_seconds": 7_200,
+            "cap": 0.5,
+            "threshold": 2,
+            "epsilon": 0.3,
+            "exploration_mode": "ipw",
+        },
+        seed=seed.upper(),
+        settles_on={"period": "2007", "cutoff": "2008-06-30"},
+    )
+    created = post(client, "/proposals", key, body)
+    assert created.status_code == 201, created.json()
+    proposal = created.json()
+    assert proposal["decision_rule"] == {
+        "window_seconds": 7_200,
+        "interval_seconds": 3_600,
+        "cap": 0.5,
+        "threshold": 2.0,
+        "epsilon": 0.3,
+        "exploration_mode": "ipw",
+    }
+    assert datetime.fromisoformat(proposal["decides_at"]) == decides
+    assert proposal["seed_commitment"] == hashlib.sha256(bytes.fromhex(seed)).hexdigest()
+    assert proposal["seed"] is None
+    assert proposal["settles_on"] == {
+        "entity": "Testland",
+        "period": "2007",
+        "cutoff": "2008-06-30",
+    }
+    # exploration costs liquidity: d_min = 0.3 / 3 = 0.1, b = ⌊⌊F · 0.1⌋ / ln 2⌋
+    assert proposal["liquidity"] == "9.999998"
+    assert {m["liquidity"] for m in proposal["markets"]} == {"9.999998"}
+    read = client.get(f"/proposals/{proposal['id']}", headers=auth(key)).json()
+    assert read == {**proposal, "markets": read["markets"]}
 
 
 def test_create_needs_an_admin_with_enough_cash(
@@ -189,6 +265,8 @@ def test_close_stops_trading_and_splits_but_not_merges(client: TestClient, demo:
     )
     assert post(client, f"/proposals/{pid}/split", alice, {"amount": "1"}).status_code == 409
     assert post(client, f"/proposals/{pid}/merge", alice, {"amount": "10"}).status_code == 200
+    decided = client.get("/proposals?status=decided", headers=auth(alice))
+    assert (decided.status_code, decided.json()["proposals"]) == (200, [])
     open_only = client.get("/proposals?status=open", headers=auth(alice)).json()
     assert open_only["proposals"] == []
     assert client.post("/proposals/999999/close", headers=auth(demo.admin_key)).status_code == 404

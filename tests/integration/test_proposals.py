@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,10 +16,19 @@ from db.session import Database
 from db.types import utcnow
 from market import funding
 from market.conservation import check_conservation
+from market.decision import DecisionRule, commitment
 from market.errors import InsufficientFunds, InvalidProposal, MarketClosed, UnknownProposal
 from market.ledger import LedgerEntry
-from market.models import AssetKind, MarketStatus, Proposal
-from market.proposals import close_proposal, create_proposal, get_proposal, markets_of
+from market.models import AssetKind, MarketStatus, Proposal, ProposalStatus
+from market.proposal_rule import SettlesOn, rule_hash
+from market.proposals import (
+    RuleSpec,
+    SettlesOnSpec,
+    close_proposal,
+    create_proposal,
+    get_proposal,
+    markets_of,
+)
 from market.trading import Order, Side, execute, quote
 from tests.helpers import adopt_metric
 from tests.integration.trading_helpers import (
@@ -130,6 +141,46 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"opens_at": datetime(2026, 1, 1)}, "with a time zone"),
     ({"opens_at": utcnow() + timedelta(days=2)}, "must open before it closes"),
     ({"opens_at": _past(48), "closes_at": _past(24)}, "which has passed"),
+    ({"decides_at": utcnow() + timedelta(days=2)}, "decides_at: the decision time .* is after"),
+    ({"decides_at": _past(2)}, "decides_at: the decision time .* must come after trading opens"),
+    ({"decides_at": _past(0.5)}, "decides_at: the decision time .* has passed"),
+    ({"decides_at": datetime(2030, 1, 1)}, "decides_at: the decision time must be .* zone"),
+    (
+        {
+            "opens_at": utcnow() + timedelta(hours=1),
+            "decides_at": utcnow() + timedelta(hours=1, minutes=30),
+            "decision": RuleSpec(interval_seconds=3_600),
+        },
+        r"decides_at: .* less than one observation interval \(3600 s\) after trading opens",
+    ),
+    ({"decision": RuleSpec(cap=-1.0)}, "decision.cap: cap must be positive"),
+    ({"decision": RuleSpec(cap=float("nan"))}, "decision.cap: cap must be finite"),
+    ({"decision": RuleSpec(threshold=-0.5)}, "decision.threshold: threshold must be between 0"),
+    ({"decision": RuleSpec(epsilon=1.0)}, "decision.epsilon: epsilon must be at least 0 and below"),
+    (
+        {"decision": RuleSpec(epsilon=0.1)},
+        "decision.exploration_mode: exploration_mode must be 'none' exactly when epsilon is 0",
+    ),
+    (
+        {"decision": RuleSpec(exploration_mode="sometimes")},
+        "decision.exploration_mode: exploration_mode must be one of none, ipw, randomised_only",
+    ),
+    (
+        {"decision": RuleSpec(window_seconds=5_000, interval_seconds=3_600)},
+        "decision.window_seconds: window_seconds \\(5000\\) must be a whole multiple",
+    ),
+    (
+        {"decision": RuleSpec(window_seconds=3_600, interval_seconds=7_200)},
+        "decision.interval_seconds: interval_seconds \\(7200\\) must not exceed",
+    ),
+    ({"decision": RuleSpec(window_seconds=0)}, "decision.window_seconds: window_seconds must be"),
+    ({"seed": b"too short"}, "seed: the seed must be 16 to 1024 bytes long, got 9"),
+    ({"settles_on": SettlesOnSpec(period="2007-13")}, "settles_on.period: period '2007-13'"),
+    ({"settles_on": SettlesOnSpec(period="2007", entity=" ")}, "settles_on.entity"),
+    (
+        {"subsidy_micros": 5, "decision": RuleSpec(epsilon=0.1, exploration_mode="ipw")},
+        "too small for ipw exploration",
+    ),
     ({"subsidy_micros": 0}, "subsidy must be a positive amount"),
     ({"subsidy_micros": -5}, "subsidy must be a positive amount"),
     ({"subsidy_micros": 10**16}, "exceeds the limit"),
@@ -207,9 +258,142 @@ def test_closing_stops_trading_and_splitting_but_not_merging(db: Database) -> No
         assert check_conservation(s).ok
 
 
-def test_closing_a_settled_proposal_is_refused(db: Database) -> None:
+@pytest.mark.parametrize(
+    "status", [ProposalStatus.DECIDED, ProposalStatus.SETTLED, ProposalStatus.UNWOUND]
+)
+def test_closing_a_proposal_past_closing_is_refused(db: Database, status: ProposalStatus) -> None:
     world = build_world(db, traders=0, split=0)
     with db.write() as s:
-        s.get_one(Proposal, world.proposal_id).status = MarketStatus.SETTLED.value
-    with db.write() as s, pytest.raises(MarketClosed, match="is settled"):
+        s.get_one(Proposal, world.proposal_id).status = status.value
+    with db.write() as s, pytest.raises(MarketClosed, match=f"is {status.value}; it cannot be"):
         close_proposal(s, world.proposal_id)
+    with db.read() as s:
+        assert get_proposal(s, world.proposal_id).status == status.value
+        assert [m.status for m in markets_of(s, world.proposal_id)] == ["open", "open"]
+
+
+def test_the_default_decision_terms_are_stored_hashed_and_committed(db: Database) -> None:
+    world = build_world(db, traders=0, split=0)
+    with db.read() as s:
+        p = get_proposal(s, world.proposal_id)
+        rule = DecisionRule.from_dict(p.decision_rule or {})
+        # 25 h of trading: the last 24 h in 1 h intervals, cap (100 − 0)/100, δ = 0, ε = 0
+        assert rule == DecisionRule(window_seconds=86_400, interval_seconds=3_600, cap=1.0)
+        assert p.decides_at == p.closes_at
+        seed = bytes.fromhex(p.seed_hex or "")
+        assert len(seed) == 32
+        assert p.seed_commitment == hashlib.sha256(seed).hexdigest()
+        assert p.decision_rule_hash == rule_hash(rule, p.closes_at, p.seed_commitment, None)
+        assert (p.settle_entity, p.settle_period, p.settle_cutoff) == (None, None, None)
+    with db.write() as s:  # every proposal draws its own secret seed
+        funding.credit(s, world.sponsor, F_BINARY)
+        again = create_proposal(s, world.sponsor, spec())
+        assert again.seed_hex != p.seed_hex
+        assert again.decision_rule_hash != p.decision_rule_hash
+
+
+def test_a_proposal_states_its_own_decision_terms(db: Database) -> None:
+    now = utcnow()
+    seed = bytes(range(32))
+    with db.write() as s:
+        adopt_metric(s)
+        sponsor = new_account(s, "sponsor", "admin", cash=10 * F_BINARY)
+        opens, decides = now - timedelta(hours=1), now + timedelta(hours=6)
+        with_cutoff = create_proposal(
+            s,
+            sponsor,
+            spec(
+                opens_at=opens,
+                decides_at=decides,
+                decision=RuleSpec(
+                    window_seconds=7_200,
+                    interval_seconds=1_800,
+                    cap=0.5,
+                    threshold=1.25,
+                    epsilon=0.2,
+                    exploration_mode="randomised_only",
+                ),
+                seed=seed,
+                settles_on=SettlesOnSpec(period="2007", cutoff=date(2008, 6, 30)),
+            ),
+        ).id
+        without_cutoff = create_proposal(
+            s,
+            sponsor,
+            spec(settles_on=SettlesOnSpec(period="2007-Q3", entity="Elsewhere"), seed=seed),
+        ).id
+    with db.read() as s:
+        p = get_proposal(s, with_cutoff)
+        rule = DecisionRule(
+            window_seconds=7_200,
+            interval_seconds=1_800,
+            cap=0.5,
+            threshold=1.25,
+            epsilon=0.2,
+            exploration_mode="randomised_only",
+        )
+        assert p.decision_rule == rule.to_dict()
+        assert p.decides_at == decides
+        assert (p.seed_hex, p.seed_commitment) == (seed.hex(), commitment(seed))
+        # the entity defaults to the metric version's own ("Testland")
+        assert (p.settle_entity, p.settle_period, p.settle_cutoff) == (
+            "Testland",
+            "2007",
+            date(2008, 6, 30),
+        )
+        settles = SettlesOn("Testland", "2007", date(2008, 6, 30))
+        assert p.decision_rule_hash == rule_hash(rule, decides, commitment(seed), settles)
+        # randomised_only keeps b = ⌊F / ln 2⌋: only ipw pays for exploration in liquidity
+        assert {m.b_micros for m in markets_of(s, with_cutoff)} == {B_BINARY}
+        # the window runs from T − 2 h: the market opened an hour before, so it starts there
+        m = markets_of(s, with_cutoff)[0]
+        assert m.twap_window_start == decides.timestamp() - 7_200
+        assert m.twap_observed_at == opens.timestamp()
+
+        q = get_proposal(s, without_cutoff)
+        assert (q.settle_entity, q.settle_period, q.settle_cutoff) == ("Elsewhere", "2007-Q3", None)
+        document = {
+            "decision": DecisionRule.from_dict(q.decision_rule or {}).to_dict(),
+            "decides_at": (q.decides_at or now).isoformat().replace("+00:00", "Z"),
+            "seed_commitment": commitment(seed),
+            "settles_on": {"entity": "Elsewhere", "period": "2007-Q3", "cutoff": None},
+        }
+        canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        assert q.decision_rule_hash == hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("changes", "window", "interval"),
+    [
+        ({}, 86_400, 3_600),  # 25 h of trading: the last 24 h
+        ({"decides_at": 5.5}, 21_600, 3_600),  # 6.5 h before the decision: 6 h, rounded down
+        ({"opens_at": -0.25, "closes_at": 0.25}, 1_800, 1_800),  # 30 min: all of it
+        ({"decision": RuleSpec(window_seconds=5_400)}, 5_400, 1_800),  # 1.5 h: 30 min steps
+        ({"decision": RuleSpec(interval_seconds=7_000)}, 84_000, 7_000),  # 12 whole intervals
+        ({"decision": RuleSpec(window_seconds=600)}, 600, 600),
+    ],
+)
+def test_the_default_window_and_interval_fit_the_trading_time(
+    db: Database, changes: dict[str, Any], window: int, interval: int
+) -> None:
+    now = utcnow()
+    hours = {k: now + timedelta(hours=v) for k, v in changes.items() if isinstance(v, float)}
+    others = {k: v for k, v in changes.items() if not isinstance(v, float)}
+    world = build_world(db, traders=0, split=0, **hours, **others)
+    with db.read() as s:
+        rule = DecisionRule.from_dict(get_proposal(s, world.proposal_id).decision_rule or {})
+    assert (rule.window_seconds, rule.interval_seconds) == (window, interval)
+
+
+def test_ipw_exploration_costs_liquidity(db: Database) -> None:
+    world = build_world(
+        db,
+        traders=0,
+        split=0,
+        alternatives=("Plan A", "Plan B"),
+        decision=RuleSpec(epsilon=0.3, exploration_mode="ipw"),
+    )
+    with db.read() as s:
+        # d_min = 0.3 / 3 = 0.1: b = ⌊⌊69.314718 · 0.1⌋ / ln 2⌋ = ⌊6.931471 / ln 2⌋
+        assert {m.b_micros for m in markets_of(s, world.proposal_id)} == {9_999_998}
+        assert {m.maker_cash_micros for m in markets_of(s, world.proposal_id)} == {F_BINARY}

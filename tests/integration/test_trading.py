@@ -395,9 +395,13 @@ def test_a_trade_is_a_handful_of_statements_and_never_reads_past_trades(db: Data
         # lock, cash or shares, shares or cash, market, trade, ledger (1-2 INSERTs)
         assert len(done) <= 7, done
         assert done[0].startswith("select")
-        assert "from market" in done[0]
+        assert "from market join proposal" in done[0]  # the terms come with the lock
         if not db.is_sqlite:
-            assert done[0].endswith("for no key update")
+            # the market row only: a trade never locks the proposal
+            assert done[0].endswith("for no key update of market")
+        # the averaging state advances in the UPDATE that records the trade
+        (market_update,) = [q for q in done if q.startswith("update market")]
+        assert "twap_cum_weighted=" in market_update.replace(" ", "")
         reads_of_trades = [q for q in done if "from trade" in q or "join trade" in q]
         assert reads_of_trades == []
         assert sum(q.startswith("insert into trade") for q in done) == 1
