@@ -35,19 +35,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.identity import Account, Role, create_account, issue_api_key
 from db.types import utcnow
-from market import funding
+from market import deciding, funding, settling, trading
 from market.models import AssetKind, Proposal
-from market.proposals import ProposalSpec, create_proposal
-from welfare.council_seed import Bloc, BlocSeat, adopt_by_demo_motion, seat_blocs, seed_demo_council
-from welfare.gapminder_data import country_populations
+from market.proposals import ProposalSpec, SettlesOnSpec, create_proposal, markets_of
+from market.trading import Order, Side
+from welfare.council_seed import (
+    Bloc,
+    BlocSeat,
+    adopt_by_demo_motion,
+    certify_by_demo_motion,
+    seat_blocs,
+    seed_demo_council,
+)
+from welfare.gapminder_data import NOMINAL_RELEASE, country_populations
 from welfare.gapminder_seed import continents, seed_gapminder
+from welfare.measurement_service import measure
 from welfare.members import current_rules, list_members
 from welfare.records import MetricVersion, VersionStatus
 from welfare.tally import share_text
@@ -72,6 +81,25 @@ TRADER_CASH = 1_000 * UNIT
 TRADER_SPLIT = 250 * UNIT
 DEMO_SUBSIDY = 100 * UNIT
 DEMO_WINDOW = timedelta(days=365)
+DEMO_METRIC_FROM = date(2002, 1, 1)
+"""The demo metric is in force from here: the finished demo proposal replays 2002."""
+
+FINISHED_TITLE = "Demo (finished, 2002): school leaving age"
+FINISHED_OPENS = datetime(2002, 1, 1, tzinfo=UTC)
+FINISHED_CLOSES = datetime(2002, 12, 31, tzinfo=UTC)
+FINISHED_PERIOD = "2007"
+FINISHED_SPLIT = 100 * UNIT
+FINISHED_TRADES = (
+    # (trader, branch, outcome, whole shares, day of 2002): alice expects welfare to rise
+    # if pupils stay until 18, bob that it falls under the status quo, carol hedges.
+    ("alice", 1, 0, 60, 40),
+    ("bob", 2, 1, 40, 90),
+    ("carol", 0, 0, 25, 200),
+    ("alice", 1, 0, 30, 363),
+    ("bob", 0, 1, 10, 363),
+)
+"""The finished demo's trades; branch 0 'Leave at 17', 1 'Leave at 18', 2 the status quo;
+outcome 0 LONG, 1 SHORT."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +135,8 @@ class SeedReport:
         quorum, threshold: the council's rules in force, as exact text (``"0.5"``, ``"2/3"``).
         quorum_seats: seats the ballots of a motion must carry, ``⌈quorum · total_seats⌉``.
         metric_version_id: the demo metric version (adopted).
-        proposal_id: the demo proposal.
+        proposal_id: the demo proposal (open).
+        finished_proposal_id: the finished demo proposal (settled), if there is one.
     """
 
     created: bool
@@ -120,6 +149,7 @@ class SeedReport:
     quorum_seats: int = 0
     metric_version_id: str = ""
     proposal_id: int | None = None
+    finished_proposal_id: int | None = None
 
     def key(self, name: str) -> str:
         """The key issued now to the demo account ``name`` (KeyError if none was)."""
@@ -165,8 +195,70 @@ def _seed_welfare(
     seats = seat_blocs(session, blocs, now=now)
     if version.status == VersionStatus.DRAFT.value:
         admin = accounts[DEMO_ADMIN].id
-        adopt_by_demo_motion(session, version.version_id, now.date(), decided_by=admin, now=now)
+        adopt_by_demo_motion(
+            session, version.version_id, DEMO_METRIC_FROM, decided_by=admin, now=now
+        )
     return version, seats
+
+
+def _seed_finished(session: Session, admin_id: int, trader_ids: list[int]) -> int | None:
+    """A whole life replayed from the gapminder data: a proposal traded in 2002, decided at
+    its close by its markets' averages, settled on the World's 2007 welfare measured with
+    the data released by 2009 and certified by the demo council. Returns its id when it was
+    created now; None when it exists, or when the metric was adopted after 2002 (a database
+    seeded by an older demo): the replay needs the metric in force on its opening day."""
+    if session.scalar(select(Proposal.id).where(Proposal.title == FINISHED_TITLE)) is not None:
+        return None
+    version = session.scalar(
+        select(MetricVersion).where(MetricVersion.status == VersionStatus.ADOPTED.value)
+    )
+    if version is None or version.effective_from is None:
+        return None
+    if version.effective_from > FINISHED_OPENS.date():
+        return None
+    short = DEMO_SUBSIDY - funding.balances(session, admin_id).cash_micros
+    if short > 0:
+        funding.credit(session, admin_id, short)
+    proposal = create_proposal(
+        session,
+        admin_id,
+        ProposalSpec(
+            title=FINISHED_TITLE,
+            alternatives=DEMO_ALTERNATIVES,
+            asset_kind=AssetKind.SCALAR,
+            opens_at=FINISHED_OPENS,
+            closes_at=FINISHED_CLOSES,
+            subsidy_micros=DEMO_SUBSIDY,
+            settles_on=SettlesOnSpec(period=FINISHED_PERIOD, cutoff=NOMINAL_RELEASE),
+            description=(
+                "A finished demo, replayed: traded during 2002, decided at its close, "
+                "settled on the World's 2007 HDI-like welfare (data released by 2009)."
+            ),
+        ),
+        now=FINISHED_OPENS,
+    )
+    markets = [m.id for m in markets_of(session, proposal.id)]
+    for trader in trader_ids:
+        amount = min(FINISHED_SPLIT, funding.balances(session, trader).cash_micros)
+        if amount > 0:
+            funding.split(session, trader, proposal.id, amount)
+    ids = dict(zip(DEMO_TRADERS, trader_ids, strict=True))
+    for name, branch, outcome, shares, day in FINISHED_TRADES:
+        trading.execute(
+            session,
+            ids[name],
+            markets[branch],
+            Order(outcome, Side.BUY, shares_micros=shares * UNIT),
+            now=FINISHED_OPENS + timedelta(days=day, hours=12),
+        )
+    deciding.decide(session, proposal.id, admin_id, now=FINISHED_CLOSES + timedelta(days=1))
+    measurement = measure(
+        session, version.version_id, FINISHED_PERIOD, NOMINAL_RELEASE, computed_by=admin_id
+    )
+    now = utcnow()
+    certify_by_demo_motion(session, measurement.id, decided_by=admin_id, now=now)
+    settling.settle(session, proposal.id, now=now)
+    return proposal.id
 
 
 def seed_demo(session: Session) -> SeedReport:
@@ -210,6 +302,9 @@ def seed_demo(session: Session) -> SeedReport:
             if amount > 0:
                 funding.split(session, trader.id, proposal.id, amount)
         created = True
+    finished = _seed_finished(session, admin.id, [a.id for a in traders])
+    created = created or finished is not None
+    finished_id = session.scalar(select(Proposal.id).where(Proposal.title == FINISHED_TITLE))
     rules = current_rules(session)
     names = {a.id: name for name, a in accounts.items()}
     total_seats = sum(m.seats for m in list_members(session))
@@ -227,4 +322,5 @@ def seed_demo(session: Session) -> SeedReport:
         threshold=share_text(rules.threshold),
         metric_version_id=version.version_id,
         proposal_id=proposal.id,
+        finished_proposal_id=finished_id,
     )

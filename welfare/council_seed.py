@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -182,6 +183,43 @@ def seat_blocs(
     ]
 
 
+def pass_by_demo_motion(
+    session: Session,
+    kind: MotionKind,
+    title: str,
+    payload: dict[str, Any],
+    *,
+    decided_by: int,
+    now: datetime,
+) -> Decision:
+    """Pass a motion of the demo council that every member carried.
+
+    The motion is filed `DEMO_VOTING_DAYS` days before ``now`` by `most_seats`, every
+    member votes yes at once, the deadline falls a day before ``now``, and
+    ``decided_by`` (an account) asks for the decision at ``now``: the ordinary tally
+    passes it and its effect applies.
+
+    Raises:
+        InvalidWelfareInput: the council has no members.
+    """
+    members = list_members(session)
+    if not members:
+        raise InvalidWelfareInput("the demo council has no members to pass a motion")
+    filed_at = now - timedelta(days=DEMO_VOTING_DAYS)
+    motion = file_motion(
+        session,
+        most_seats(members),
+        kind=kind,
+        title=title,
+        payload=payload,
+        deadline=filed_at + timedelta(days=1),
+        now=filed_at,
+    )
+    for member in members:
+        cast_ballot(session, member, motion.id, Choice.YES, now=filed_at)
+    return decide(session, motion.id, account_id=decided_by, now=now)
+
+
 def adopt_by_demo_motion(
     session: Session,
     version_id: str,
@@ -190,30 +228,33 @@ def adopt_by_demo_motion(
     decided_by: int,
     now: datetime,
 ) -> Decision:
-    """Adopt a metric version by a motion of the demo council that every member carried.
-
-    The motion is filed `DEMO_VOTING_DAYS` days before ``now`` by `most_seats`, every
-    member votes yes at once, the deadline falls a day before ``now``, and
-    ``decided_by`` (an account) asks for the decision at ``now``: the ordinary tally
-    passes it and its effect adopts the version from ``effective_from``.
+    """Adopt a metric version from ``effective_from`` by a demo council motion
+    (`pass_by_demo_motion`).
 
     Raises:
         InvalidWelfareInput: the council has no members.
         UnknownMetricVersion: no such version.
     """
-    members = list_members(session)
-    if not members:
-        raise InvalidWelfareInput("the demo council has no members to adopt a metric version")
-    filed_at = now - timedelta(days=DEMO_VOTING_DAYS)
-    motion = file_motion(
+    payload = {"version_id": version_id, "effective_from": effective_from.isoformat()}
+    return pass_by_demo_motion(
         session,
-        most_seats(members),
-        kind=MotionKind.ADOPT_METRIC_VERSION,
-        title="Adopt the HDI-like welfare metric (demo)",
-        payload={"version_id": version_id, "effective_from": effective_from.isoformat()},
-        deadline=filed_at + timedelta(days=1),
-        now=filed_at,
+        MotionKind.ADOPT_METRIC_VERSION,
+        "Adopt the HDI-like welfare metric (demo)",
+        payload,
+        decided_by=decided_by,
+        now=now,
     )
-    for member in members:
-        cast_ballot(session, member, motion.id, Choice.YES, now=filed_at)
-    return decide(session, motion.id, account_id=decided_by, now=now)
+
+
+def certify_by_demo_motion(
+    session: Session, measurement_id: int, *, decided_by: int, now: datetime
+) -> Decision:
+    """Certify a measurement by a demo council motion (`pass_by_demo_motion`)."""
+    return pass_by_demo_motion(
+        session,
+        MotionKind.CERTIFY_MEASUREMENT,
+        f"Certify measurement {measurement_id} (demo)",
+        {"measurement_id": measurement_id},
+        decided_by=decided_by,
+        now=now,
+    )

@@ -40,6 +40,11 @@ COUNCIL_ACCOUNTS = (
 )
 
 
+def _micros(amount: str) -> int:
+    whole, _, frac = amount.partition(".")
+    return int(whole) * 1_000_000 + int(frac.ljust(6, "0") or "0")
+
+
 def test_the_demo_is_seeded_once_and_a_restart_mints_no_key(
     client: TestClient, db: Database
 ) -> None:
@@ -54,8 +59,9 @@ def test_the_demo_is_seeded_once_and_a_restart_mints_no_key(
     assert second.keys == ()  # keys are stored hashed: a restart cannot show one, mints none
     assert second.accounts == first.accounts
     assert second.proposal_id == first.proposal_id
+    assert second.finished_proposal_id == first.finished_proposal_id is not None
     with db.read() as session:
-        assert session.scalar(select(func.count(Proposal.id))) == 1
+        assert session.scalar(select(func.count(Proposal.id))) == 2  # open and finished
         assert session.scalar(select(func.count(Account.id))) == 1 + 5 + len(DEMO_TRADERS)
         assert session.scalar(select(func.count(ApiKey.id))) == 1 + 5 + len(DEMO_TRADERS)
         assert check_conservation(session).ok
@@ -63,7 +69,13 @@ def test_the_demo_is_seeded_once_and_a_restart_mints_no_key(
     admin_key = first.key("admin")
     assert client.get("/accounts/me", headers=auth(admin_key)).json()["role"] == "admin"
     admin = client.get("/me/balances", headers=auth(admin_key)).json()
-    assert admin["cash"] == str((ADMIN_CASH - DEMO_SUBSIDY) // 1_000_000)
+    finished = client.get(
+        f"/proposals/{first.finished_proposal_id}/settlement", headers=auth(admin_key)
+    ).json()
+    assert finished["kind"] == "settled"
+    assert finished["measurement"]["period"] == "2007"
+    sponsor_return = _micros(finished["sponsor"]["paid"])
+    assert _micros(admin["cash"]) == ADMIN_CASH - 2 * DEMO_SUBSIDY + sponsor_return
 
     proposal = client.get(f"/proposals/{first.proposal_id}", headers=auth(admin_key)).json()
     assert proposal["status"] == "open"
@@ -75,8 +87,13 @@ def test_the_demo_is_seeded_once_and_a_restart_mints_no_key(
     assert {m["trading"] for m in proposal["markets"]} == {True}
 
     alice = first.key("alice")
-    balances = client.get("/me/balances", headers=auth(alice)).json()
-    assert balances["cash"] == str((TRADER_CASH - TRADER_SPLIT) // 1_000_000)
+    balances = client.get(
+        f"/me/balances?proposal_id={first.proposal_id}", headers=auth(alice)
+    ).json()
+    (ended,) = client.get("/me/settlements", headers=auth(alice)).json()["settlements"]
+    assert ended["proposal_id"] == first.finished_proposal_id
+    assert ended["deposit"] == "100"
+    assert _micros(balances["cash"]) == TRADER_CASH - TRADER_SPLIT + _micros(ended["profit"])
     assert {b["cash"] for b in balances["branches"]} == {str(TRADER_SPLIT // 1_000_000)}
     market = proposal["markets"][0]["id"]
     trade = client.post(
@@ -143,9 +160,11 @@ def test_the_demo_council_adopted_the_gapminder_metric_the_proposal_trades(
     assert version["status"] == "adopted"
     assert version["name"] == "HDI-like welfare (gapminder demo)"
     motions = client.get("/council/motions", headers=auth(key)).json()["motions"]
-    assert len(motions) == 1  # the restart filed no second motion
+    # one adoption and the finished demo's certification; the restart filed no more
+    assert [m["kind"] for m in motions] == ["adopt_metric_version", "certify_measurement"]
     assert motions[0]["id"] == version["adopted_by_motion_id"]
-    assert motions[0]["result"]["outcome"] == "passed"
+    assert version["effective_from"] == "2002-01-01"  # the finished demo replays 2002
+    assert {m["result"]["outcome"] for m in motions} == {"passed"}
     proposal = client.get(f"/proposals/{report.proposal_id}", headers=auth(key)).json()
     assert proposal["metric_version_id"] == report.metric_version_id
     assert (proposal["lo"], proposal["hi"]) == (0.0, 1.0)
@@ -227,3 +246,24 @@ def test_a_member_cannot_be_in_two_blocs(db: Database) -> None:
         ]
         with pytest.raises(InvalidWelfareInput, match="Turkey cannot be in two blocs"):
             seat_blocs(session, blocs)
+
+
+def test_the_finished_demo_shows_a_whole_life(client: TestClient, db: Database) -> None:
+    """Traded in 2002, decided at its close by the markets, settled on the World's 2007
+    welfare certified by the demo council: a newcomer sees every step through the API."""
+    with db.write() as session:
+        report = seed_demo(session)
+    key = report.key("alice")
+    settled = client.get("/proposals?status=settled", headers=auth(key)).json()["proposals"]
+    assert [p["id"] for p in settled] == [report.finished_proposal_id]
+    done = settled[0]
+    assert (done["opens_at"][:10], done["decides_at"][:10]) == ("2002-01-01", "2002-12-31")
+    decision = client.get(f"/proposals/{done['id']}/decision", headers=auth(key)).json()
+    assert decision["executed_index"] == 1  # 'Leave at 18', where alice bought LONG
+    settlement = client.get(f"/proposals/{done['id']}/settlement", headers=auth(key)).json()
+    assert settlement["kind"] == "settled"
+    assert settlement["executed_branch_name"] == "Leave at 18"
+    assert 0.6 < settlement["measurement"]["welfare_value"] < 0.8
+    assert settlement["traders"] == 3
+    with db.read() as session:
+        assert check_conservation(session).ok
