@@ -67,6 +67,7 @@ from market.decision import (
     average,
     commitment,
     initial_state,
+    margin_multiple,
 )
 from market.decision import decide as decide_rule
 from market.errors import InvalidMarketInput, MarketError
@@ -101,10 +102,6 @@ class CannotDecide(MarketError, ConflictError):
 
 class BrokenTerms(MarketError, ConflictError):
     """The stored decision terms do not match their hash, or the seed its commitment."""
-
-
-class InsufficientMargin(MarketError, ConflictError):
-    """With ipw exploration, the conditional cash kept would not cover the scaled losses."""
 
 
 class NotDecided(MarketError, NotFoundError):
@@ -144,19 +141,6 @@ def _asset(kind: str, lo: float, hi: float, edges: Sequence[float] | None) -> As
             _ASSETS.clear()
         _ASSETS[key] = asset
     return asset
-
-
-def margin_multiple(rule: DecisionRule | None, n_branches: int) -> float | None:
-    """``M = 1 / d_min − 1 = (K + 1) / ε − 1`` for ipw exploration (``ε > 0``), else None.
-
-    A buy must leave ``cash ≥ M · spent`` in its branch (module docstring): if the branch
-    is executed with probability ``d ≥ d_min``, the scaled loss of the net spend is at most
-    ``spent / d_min``, of which ``spent`` is already paid.
-    """
-    if rule is None or rule.exploration_mode != "ipw" or rule.epsilon <= 0.0:
-        return None
-    d_min = rule.epsilon / n_branches
-    return 1.0 / d_min - 1.0
 
 
 @dataclass(frozen=True)

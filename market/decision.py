@@ -1081,3 +1081,16 @@ def decide(
         probability=float(batch.probability[0]),
         exploration_mode=rule.exploration_mode,
     )
+
+
+def margin_multiple(rule: DecisionRule | None, n_branches: int) -> float | None:
+    """``M = 1 / d_min − 1 = (K + 1) / ε − 1`` for ipw exploration (``ε > 0``), else None.
+
+    A buy must leave ``cash ≥ M · spent`` in its branch (module docstring): if the branch
+    is executed with probability ``d ≥ d_min``, the scaled loss of the net spend is at most
+    ``spent / d_min``, of which ``spent`` is already paid.
+    """
+    if rule is None or rule.exploration_mode != "ipw" or rule.epsilon <= 0.0:
+        return None
+    d_min = rule.epsilon / n_branches
+    return 1.0 / d_min - 1.0

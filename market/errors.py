@@ -11,6 +11,8 @@
         ├── InsufficientFunds      (also ConflictError -> 409): cash would go below zero
         ├── InsufficientShares     (also ConflictError -> 409): selling shares not held
         ├── StaleQuote             (also ConflictError -> 409): the book moved since the quote
+        ├── InsufficientMargin     (also ConflictError -> 409): under ipw exploration a buy or a
+        │                          merge would leave less than the margin of the net spend
         ├── SettlementShortfall    (also ConflictError -> 409): payouts would exceed the
         │                          collateral (inconsistent books); nothing is paid
         └── InvalidDecisionRule    (an InvalidMarketInput, in `market.decision`): a decision
@@ -87,3 +89,7 @@ class IdempotencyKeyReused(MarketError, InvalidInputError):
 
 class SettlementShortfall(MarketError, ConflictError):
     """The payouts of a settlement would exceed the proposal's collateral."""
+
+
+class InsufficientMargin(MarketError, ConflictError):
+    """With ipw exploration, the conditional cash kept would not cover the scaled losses."""

@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session
 from db.identity import get_account
 from market import repository as repo
 from market.book import MAX_SHARES_MICROS, format_micros
-from market.errors import InsufficientFunds, InvalidMarketInput, MarketClosed
+from market.decision import DecisionRule, margin_multiple
+from market.errors import InsufficientFunds, InsufficientMargin, InvalidMarketInput, MarketClosed
 from market.ledger import Holder, Leg, OperationKind, post
-from market.models import ProposalStatus
+from market.models import Proposal, ProposalStatus
 
 MAX_AMOUNT_MICROS = MAX_SHARES_MICROS
 """Largest amount one credit, debit, split or merge may move: 1e9 units."""
@@ -213,6 +214,18 @@ def merge(session: Session, account_id: int, proposal_id: int, amount_micros: in
                 f"{format_micros(have)} of conditional cash (merging needs the amount in "
                 "every branch)"
             )
+    multiple = margin_multiple(_rule_of(proposal), len(market_ids))
+    if multiple is not None:
+        # ipw exploration: the cash left in each branch must still cover the margin of the
+        # net spend there, as a buy's does (`market.deciding`); merging cannot take it out
+        for index, market_id in enumerate(market_ids):
+            have, spent = repo.branch_cash_and_spent(session, account_id, market_id)
+            if have - amount < multiple * spent:
+                raise InsufficientMargin(
+                    f"cannot merge {format_micros(amount)}: branch {index} must keep "
+                    f"{multiple:g} × your net spend there ({format_micros(spent)}) as margin "
+                    f"under ipw exploration, and holds {format_micros(have)}"
+                )
     repo.add_cash(session, account_id, amount)
     if repo.take_branch_cash_everywhere(session, account_id, proposal_id, amount) != len(
         market_ids
@@ -230,6 +243,11 @@ def merge(session: Session, account_id: int, proposal_id: int, amount_micros: in
     ]
     post(session, OperationKind.MERGE, legs)
     return balances(session, account_id, proposal_id)
+
+
+def _rule_of(proposal: Proposal) -> DecisionRule | None:
+    """The proposal's decision rule, or None when it has none stored (an old row)."""
+    return None if not proposal.decision_rule else DecisionRule.from_dict(proposal.decision_rule)
 
 
 def _add_collateral(session: Session, proposal_id: int, amount_micros: int) -> None:

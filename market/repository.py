@@ -454,7 +454,7 @@ def take_branch_cash(
     cash, or None when the row is missing or holds less (nothing changed then).
 
     With ``margin = M`` (the ipw margin multiple ``1/d_min − 1``, see
-    `market.deciding.margin_multiple`) the same UPDATE also requires
+    `market.decision.margin_multiple`) the same UPDATE also requires
     ``cash − amount ≥ M · (spent + amount)``: the cash left must cover ``M`` times the net
     spend after the buy (compared in float64; a spend at or below 0 always passes)."""
 

@@ -29,8 +29,8 @@ number of branches) by a join, without locking the proposal row. Step 4 advances
 branch's capped time-weighted average in the same UPDATE (`market.deciding`): the state
 from step 1 moved to the trade's time with the expected welfare after the trade, computed
 in Python in O(1). With ipw exploration (``ε > 0``) step 2 also holds the margin
-``cash_after ≥ M · spent_after``, ``M = (K + 1)/ε − 1`` (`market.deciding.margin_multiple`),
-else the buy is refused with `market.deciding.InsufficientMargin`.
+``cash_after ≥ M · spent_after``, ``M = (K + 1)/ε − 1`` (`market.decision.margin_multiple`),
+else the buy is refused with `market.errors.InsufficientMargin`.
 
 A trade never locks or references the proposal row (see the comment in `execute`), and its
 market lock is ``NO KEY`` (see `market.repository.lock_market_for_trade`), so splits,
@@ -74,7 +74,6 @@ from market.book import (
     quote_spend,
 )
 from market.deciding import (
-    InsufficientMargin,
     MarketTerms,
     advance_market,
     state_of,
@@ -83,6 +82,7 @@ from market.deciding import (
 from market.decision import TwapState
 from market.errors import (
     InsufficientFunds,
+    InsufficientMargin,
     InsufficientShares,
     InvalidMarketInput,
     MarketClosed,

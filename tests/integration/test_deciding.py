@@ -25,18 +25,16 @@ from market.conservation import check_conservation
 from market.deciding import (
     BrokenTerms,
     DecisionNotDue,
-    InsufficientMargin,
     NotDecided,
     crank,
     decide,
     decide_due,
     get_decision,
     live_welfare,
-    margin_multiple,
     state_of,
 )
-from market.decision import DecisionRule, average, twap_from_path, uniform
-from market.errors import InsufficientFunds, InsufficientShares, MarketClosed
+from market.decision import DecisionRule, average, margin_multiple, twap_from_path, uniform
+from market.errors import InsufficientFunds, InsufficientMargin, InsufficientShares, MarketClosed
 from market.models import Market, Proposal, Trade
 from market.proposals import (
     RuleSpec,
@@ -468,6 +466,28 @@ def test_the_ipw_margin_refuses_a_buy_whose_scaled_loss_it_would_not_cover(db: D
         # a sale lowers the net spend: always allowed
         execute(s, trader, market, Order(0, Side.SELL, shares_micros=UNIT))
     with db.read() as s:
+        assert check_conservation(s).ok
+
+
+def test_the_ipw_margin_cannot_be_merged_out(db: Database) -> None:
+    """Alice (10 in each branch, ε = 0.3) spends 1.4 in branch 0: branch 0 must keep
+    17/3 · 1.4 ≈ 7.93, so she may merge out at most 10 − 1.4 − 7.93 ≈ 0.67, not 1."""
+    world = build_world(
+        db, traders=1, split=10 * UNIT, decision=RuleSpec(epsilon=0.3, exploration_mode="ipw")
+    )
+    trader, market = world.traders[0], world.market_ids[0]
+    with db.write() as s:
+        spent = execute(s, trader, market, Order(0, Side.BUY, spend_micros=1_400_000))
+    with (
+        db.write() as s,
+        pytest.raises(InsufficientMargin, match=r"must keep 5\.66667 × your net spend"),
+    ):
+        funding.merge(s, trader, world.proposal_id, UNIT)
+    with db.write() as s:
+        funding.merge(s, trader, world.proposal_id, 600_000)
+    with db.read() as s:
+        cash, _ = repo.branch_cash_and_spent(s, trader, market)
+        assert cash == 10 * UNIT - spent.cash_micros - 600_000
         assert check_conservation(s).ok
 
 
