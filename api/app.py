@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from api import problems
 from api.auth import CallerCache
-from api.deps import refuse_unknown_query
 from api.middleware import RequestEnvelope
 from api.openapi import contract
 from api.routers import all_routers
@@ -53,7 +52,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.settings = settings
     app.state.database = db
@@ -61,6 +59,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     problems.install(app)
     for router in all_routers():
         app.include_router(router)
-    app.add_middleware(RequestEnvelope)
     app.openapi = lambda: contract(app)  # type: ignore[method-assign]
+    app.add_middleware(RequestEnvelope, openapi=app.openapi)
     return app

@@ -11,7 +11,6 @@ response is sent: a client never sees 2xx for work that was not committed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
@@ -22,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from api.auth import Caller, CallerCache
 from api.problems import AuthenticationRequired, PermissionDenied
-from db.errors import InvalidInputError
 from db.identity import Role, account_for_key_hash, hash_key
 from db.session import Database
 from db.settings import Settings
@@ -42,37 +40,6 @@ async def get_settings_dep(request: Request) -> Settings:
     """The settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings
-
-
-async def refuse_unknown_query(request: Request) -> None:
-    """An app-wide dependency: a query parameter the route does not document is a 422.
-
-    FastAPI ignores unknown query parameters, so a typo (``?limt=5``) would silently give
-    the default. The names each operation takes are read once from the OpenAPI document
-    (`api.openapi.contract`), the same source clients read."""
-    if not request.scope.get("query_string"):
-        return
-    route = request.scope.get("route")
-    template = re.sub(r":\w+}", "}", getattr(route, "path", "") or "")
-    table: dict[tuple[str, str], frozenset[str]] | None = getattr(
-        request.app.state, "query_names", None
-    )
-    if table is None:
-        table = {}
-        for path, item in request.app.openapi().get("paths", {}).items():
-            for method, operation in item.items():
-                names = {p["name"] for p in operation.get("parameters", ()) if p["in"] == "query"}
-                table[(method.upper(), path)] = frozenset(names)
-        request.app.state.query_names = table
-    allowed = table.get((request.method, template))
-    if allowed is None:
-        return  # not a documented operation (the docs pages): nothing to hold it to
-    unknown = sorted(set(request.query_params) - allowed)
-    if unknown:
-        takes = ", ".join(sorted(allowed)) or "no query parameters"
-        raise InvalidInputError(
-            f"unknown query parameter {', '.join(map(repr, unknown))}; this route takes {takes}"
-        )
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]

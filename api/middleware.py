@@ -7,10 +7,13 @@
    ``[A-Za-z0-9._:-]``; otherwise a fresh 32-hex-digit id is made. Either way it is echoed
    in the response's ``X-Request-ID`` and put in the log line, so a user's report and the
    server's log meet.
-2. **Control characters in the URL.** A decoded path or query parameter holding a control
-   character (`db.text.control_character`; NUL breaks PostgreSQL text comparisons) is a
-   422 problem naming the parameter, before any route runs. Request bodies are checked by
-   `api.schemas.base.RequestModel`.
+2. **The URL.** A decoded path or query parameter holding a control character
+   (`db.text.control_character`; NUL breaks PostgreSQL text comparisons) is a 422 problem
+   naming the parameter, before any route runs; so is a query parameter the operation
+   does not document (FastAPI would ignore it, so a typo such as ``?limt=5`` would
+   silently give the default). The names each operation takes are read once from the
+   OpenAPI document, the one clients read; a request without a query string costs nothing
+   here. Request bodies are checked by `api.schemas.base.RequestModel`.
 3. **Bodies.** A body (other than a CSV upload, which its route streams and caps itself)
    larger than `MAX_BODY_BYTES` is a 413, and a JSON body nested deeper than
    `MAX_JSON_DEPTH` a 400, before any route parses it (Python's JSON reader would recurse
@@ -32,6 +35,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -83,19 +87,62 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-def _url_fault(scope: Scope) -> str | None:
+def _url_fault(scope: Scope, queries: QueryTable) -> str | None:
     """Why the request's path or query cannot be read safely, or None."""
     found = control_character(scope.get("path", ""))
     if found is not None:
-        return f"the path holds the control character {found}"
+        return f"the path holds the control character {found}; send printable text"
     raw = scope.get("query_string", b"")
-    if raw:
-        pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8")
-        for name, value in pairs:
-            found = control_character(name) or control_character(value)
-            if found is not None:
-                return f"the query parameter {name!r} holds the control character {found}"
+    if not raw:
+        return None
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8")
+    for name, value in pairs:
+        found = control_character(name) or control_character(value)
+        if found is not None:
+            return (
+                f"the query parameter {name!r} holds the control character {found}; "
+                "send printable text"
+            )
+    allowed = queries.names(scope)
+    if allowed is None:
+        return None  # no documented operation here: routing answers 404 or 405
+    unknown = sorted({name for name, _ in pairs} - allowed)
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "no query parameters"
+        return f"unknown query parameter {', '.join(map(repr, unknown))}; this route takes {takes}"
     return None
+
+
+class QueryTable:
+    """The query parameter names of every documented operation, by method and path,
+    compiled once from the app's OpenAPI document on first use."""
+
+    def __init__(self, openapi: Callable[[], dict[str, Any]]) -> None:
+        self._openapi = openapi
+        self._table: list[tuple[re.Pattern[str], str, frozenset[str]]] | None = None
+
+    def names(self, scope: Scope) -> frozenset[str] | None:
+        """The names the operation at this method and path takes; None if there is none."""
+        if self._table is None:
+            table = []
+            for path, item in self._openapi().get("paths", {}).items():
+                regex = re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "$")
+                for method, operation in item.items():
+                    params = operation.get("parameters", ())
+                    names = frozenset(p["name"] for p in params if p["in"] == "query")
+                    table.append((regex, method.upper(), names))
+            self._table = table
+        method, path = scope.get("method", ""), scope.get("path", "")
+        for regex, verb, names in self._table:
+            if verb == method and regex.match(path):
+                return names
+        return None
+
+
+def _may_nest(body: bytes) -> bool:
+    """Could the body open more than `MAX_JSON_DEPTH` brackets at once? (Two C-speed counts
+    spare an ordinary body the full scan.)"""
+    return body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -164,8 +211,9 @@ def _problem_bytes(status: int, title: str, detail: str, request_id: str) -> byt
 class RequestEnvelope:
     """Pure ASGI middleware; see the module docstring."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, openapi: Callable[[], dict[str, Any]]) -> None:
         self.app = app
+        self.queries = QueryTable(openapi)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -201,9 +249,9 @@ class RequestEnvelope:
             await send_with_id({"type": "http.response.body", "body": body})
 
         try:
-            fault = _url_fault(scope)
+            fault = _url_fault(scope, self.queries)
             if fault is not None:
-                await send_problem(422, "Invalid input", f"{fault}; send printable text")
+                await send_problem(422, "Invalid input", fault)
                 return
             if _has_body(scope) and not _is_csv(scope):
                 body = await _read_body(receive, MAX_BODY_BYTES)
@@ -214,7 +262,7 @@ class RequestEnvelope:
                         f"the body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB",
                     )
                     return
-                if _is_json(scope) and json_too_deep(body):
+                if _is_json(scope) and _may_nest(body) and json_too_deep(body):
                     await send_problem(
                         400,
                         "Bad request",

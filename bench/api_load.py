@@ -187,12 +187,14 @@ def seed(url: str, traders: int, alternatives: int) -> Seeded:
         database.dispose()
 
 
-def verify(url: str, result: LoadResult, proposal_id: int) -> None:
-    """Count the stored trades and check conservation after the load."""
+def verify(url: str, result: LoadResult, proposal_id: int, market_ids: list[int]) -> None:
+    """Count the trades stored in the loaded markets (the demo seeds trades elsewhere) and
+    check conservation after the load."""
     database = Database(url)
     try:
         with database.read() as session:
-            result.stored_trades = int(session.scalar(select(func.count(Trade.id))) or 0)
+            stored = select(func.count(Trade.id)).where(Trade.market_id.in_(market_ids))
+            result.stored_trades = int(session.scalar(stored) or 0)
             report = check_conservation(session, proposal_id)
             result.conservation_ok = report.ok
             result.conservation_problems = list(report.problems)[:20]
@@ -356,7 +358,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> LoadResult:
                     args.seed,
                 )
             )
-        verify(url, result, seeded.proposal_id)
+        verify(url, result, seeded.proposal_id, seeded.market_ids)
     return result
 
 
