@@ -54,6 +54,7 @@ import sys
 import tempfile
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -124,23 +125,24 @@ BACKEND_NAMES = {"sqlite": "SQLite", "pg": "PostgreSQL"}
 # --- databases -------------------------------------------------------------------------------
 
 
-class Store:
+class Store(ABC):
     """Throw-away databases of one backend: fresh ones to prepare, copies to settle."""
 
     backend = ""
 
+    @abstractmethod
     def fresh(self, tag: str) -> str:
         """The URL of a new, empty database."""
-        raise NotImplementedError
 
+    @abstractmethod
     def copy(self, url: str, tag: str) -> str:
         """A copy of the (prepared, closed) database at ``url``; returns its URL."""
-        raise NotImplementedError
 
+    @abstractmethod
     def drop(self, url: str) -> None:
         """Remove one database."""
-        raise NotImplementedError
 
+    @abstractmethod
     def close(self) -> None:
         """Remove every database made here."""
 
