@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from api.money import parse_micros
 from db.session import Database
 from market.conservation import check_conservation
 from tests.helpers import MakeAccount, auth
@@ -31,10 +32,8 @@ W_OBSERVED = 72.5  # points on a 0–100 score: W = 0.725 on the metric's [0, 1]
 
 
 def micros(amount: str) -> int:
-    """A decimal amount string as micro-units (``"-1.5" → -1_500_000``)."""
-    sign = -1 if amount.startswith("-") else 1
-    whole, _, frac = amount.lstrip("-").partition(".")
-    return sign * (int(whole) * UNIT + int(frac.ljust(6, "0") or "0"))
+    """An amount the API wrote, as micro-units (the API's own parser, signs allowed)."""
+    return parse_micros(amount, positive=False, allow_negative=True)
 
 
 def at(seconds: float) -> str:

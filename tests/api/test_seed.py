@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from api.money import parse_micros
 from api.seed import (
     ADMIN_CASH,
     DEMO_COUNCILLOR,
@@ -41,8 +42,8 @@ COUNCIL_ACCOUNTS = (
 
 
 def _micros(amount: str) -> int:
-    whole, _, frac = amount.partition(".")
-    return int(whole) * 1_000_000 + int(frac.ljust(6, "0") or "0")
+    """An amount the API wrote, as micro-units (the API's own parser, signs allowed)."""
+    return parse_micros(amount, positive=False, allow_negative=True)
 
 
 def test_the_demo_is_seeded_once_and_a_restart_mints_no_key(
