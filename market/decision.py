@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import math
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -58,6 +57,7 @@ from typing import Any, Final, Literal, TypeGuard, get_args
 import numpy as np
 import numpy.typing as npt
 
+from db import canonical
 from market.errors import InvalidMarketInput
 
 FloatArray = npt.NDArray[np.float64]
@@ -270,12 +270,12 @@ class DecisionRule:
         }
 
     def canonical_json(self) -> str:
-        """Sorted keys, no whitespace, floats by shortest round-trip ``repr``."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        """The canonical JSON of `to_dict` (`db.canonical.encode`)."""
+        return canonical.encode(self.to_dict())
 
     def content_hash(self) -> str:
         """SHA-256 of the UTF-8 canonical JSON, 64 lowercase hex digits."""
-        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+        return canonical.digest(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DecisionRule:

@@ -16,7 +16,6 @@ different request that reuses a key (`IdempotencyKeyReused`).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from db import canonical
 from db.base import Base
 from db.prepared import prepared
 from db.types import BigId, UTCDateTime, utcnow
@@ -70,9 +70,10 @@ class StoredResponse:
 
 
 def request_hash(method: str, path: str, body: Mapping[str, Any] | None) -> str:
-    """SHA-256 hex of ``METHOD path`` and the body as canonical JSON (sorted keys)."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(f"{method.upper()} {path}\n{canonical}".encode()).hexdigest()
+    """SHA-256 hex of ``METHOD path``, a newline and the body's canonical JSON
+    (`db.canonical.encode`), UTF-8."""
+    text = f"{method.upper()} {path}\n{canonical.encode(body)}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def record(

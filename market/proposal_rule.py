@@ -29,13 +29,12 @@ hours)`` (at least 1 h) in 1 h intervals (or one interval if the window is short
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
+from db import canonical
 from market.decision import VALUE_LIMIT, DecisionRule, commitment, new_seed
 from market.errors import InvalidMarketInput
 
@@ -111,8 +110,8 @@ def rule_document(
 
 
 def canonical_json(document: dict[str, Any]) -> str:
-    """Sorted keys, no whitespace, ASCII only."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    """The canonical JSON of a rule document (`db.canonical.encode`)."""
+    return canonical.encode(document)
 
 
 def rule_hash(
@@ -122,8 +121,7 @@ def rule_hash(
     settles_on: SettlesOn | None,
 ) -> str:
     """SHA-256 hex of the canonical JSON of `rule_document`."""
-    text = canonical_json(rule_document(rule, decides_at, seed_commitment, settles_on))
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
+    return canonical.digest(rule_document(rule, decides_at, seed_commitment, settles_on))
 
 
 def default_rule(opens_at: datetime, closes_at: datetime, lo: float, hi: float) -> DecisionRule:

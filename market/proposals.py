@@ -45,7 +45,6 @@ refused creation changes nothing).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -56,6 +55,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from db import canonical
 from db.identity import get_account
 from db.types import utcnow
 from market import repository as repo
@@ -84,7 +84,6 @@ from market.models import AssetKind, Market, MarketStatus, Proposal, ProposalSta
 from market.proposal_rule import (
     DEFAULT_INTERVAL_SECONDS,
     SettlesOn,
-    canonical_json,
     default_rule,
     rule_document,
     rule_hash,
@@ -502,7 +501,7 @@ def terms_hash(
     document = rule_document(rule, decides_at, seed_commitment, None)
     if settles_on is not None:
         document["settles_on"] = settles_on.to_dict()
-    return hashlib.sha256(canonical_json(document).encode("ascii")).hexdigest()
+    return canonical.digest(document)
 
 
 def settles_on_of(proposal: Proposal) -> SettlesOnTerms | None:

@@ -26,14 +26,13 @@ written with Python's shortest round-trip ``repr``, which is stable across platf
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from db import canonical
 from db.text import FREE_TEXT_CONTROLS, control_character
 from welfare.errors import DefinitionProblem, FieldPath, InvalidMetricDefinition
 
@@ -572,19 +571,14 @@ def to_dict(definition: MetricDefinition) -> dict[str, Any]:
 
 
 def canonical_json(definition: MetricDefinition) -> str:
-    """Sorted keys, no whitespace, UTF-8 text, floats by shortest round-trip ``repr``."""
-    return json.dumps(
-        to_dict(definition),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-    )
+    """The canonical JSON of `to_dict` (`db.canonical.encode`: sorted keys, no whitespace,
+    UTF-8, floats by shortest round-trip ``repr``)."""
+    return canonical.encode(to_dict(definition))
 
 
 def version_id(definition: MetricDefinition) -> str:
     """The version id: SHA-256 of the UTF-8 canonical JSON, 64 lowercase hex digits."""
-    return hashlib.sha256(canonical_json(definition).encode("utf-8")).hexdigest()
+    return canonical.digest(to_dict(definition))
 
 
 @dataclass(frozen=True, slots=True)
