@@ -51,6 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
+from db.audit_chain import GENESIS
 from db.base import Base
 from db.types import BigId, UTCDateTime, utcnow
 from market.proposal_rule import default_terms
@@ -233,6 +234,9 @@ class Market(Base):
             `market.decision.TwapState` (welfare units; times in seconds since the Unix
             epoch), advanced by the trade's own UPDATE; all null until it starts (the
             service initialises it lazily), never partly set.
+        audit_seq, audit_hash: the head of the market's audit stream ``market-<id>``
+            (`db.audit_chain`): the last event's sequence number and hash (0 and 64 zeros
+            before the first), advanced in the same UPDATE as the change it records.
     """
 
     __tablename__ = "market"
@@ -267,6 +271,10 @@ class Market(Base):
     twap_cum_weighted: Mapped[float | None] = mapped_column(Double, default=None)
     twap_window_start: Mapped[float | None] = mapped_column(Double, default=None)
     twap_last_live: Mapped[float | None] = mapped_column(Double, default=None)
+    audit_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    audit_hash: Mapped[str] = mapped_column(
+        String(64), default=GENESIS, server_default=text(f"'{GENESIS}'")
+    )
 
 
 class BranchCash(Base):

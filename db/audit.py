@@ -1,0 +1,184 @@
+"""The audit log in the database: events, the governance head, appending and reading.
+
+The record format and the chain check are pure (`db.audit_chain`); this module stores them.
+
+- `AuditEvent`: one row per event, keyed ``(stream, seq)``, holding the canonical text
+  (``body``) exactly as hashed and its hash. Never updated or deleted.
+- `AuditHead`: the head of the governance stream (one row, created by the migration).
+  A market stream's head lives on its market row (``market.audit_seq``,
+  ``market.audit_hash``) and advances in the UPDATE a trade already does
+  (`market.audit_trail`), so trades on different markets never touch a shared row.
+
+Appending to the governance stream locks its head row (``SELECT … FOR UPDATE`` on
+PostgreSQL; SQLite write transactions are already serial), seals the events, inserts them
+and moves the head, all inside the caller's transaction: the change and its events commit
+together or not at all. **Lock order:** the governance head is the last lock a transaction
+takes (after proposal, market and account rows), so append governance events at the end
+of a change, never before locking anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import BigInteger, String, Table, Text, bindparam, insert, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from db.audit_chain import GENESIS, GOVERNANCE, Event, Head, seal_many
+from db.base import Base
+from db.prepared import prepared
+from db.types import utcnow
+
+PAGE = 1_000
+"""Events read per query when streaming a whole stream."""
+
+
+class AuditEvent(Base):
+    """One event of one stream: its canonical text and hash (`db.audit_chain`)."""
+
+    __tablename__ = "audit_event"
+
+    stream: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(48))
+    body: Mapped[str] = mapped_column(Text)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The head of a stream kept in its own row (the governance stream)."""
+
+    __tablename__ = "audit_head"
+
+    stream: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
+
+
+def _events() -> Table:
+    return cast(Table, AuditEvent.__table__)
+
+
+def _heads() -> Table:
+    return cast(Table, AuditHead.__table__)
+
+
+def insert_events(session: Session, events: Sequence[Event]) -> None:
+    """Insert sealed events (one executemany); the caller moves the stream's head."""
+    if not events:
+        return
+    rows = [
+        {"stream": e.stream, "seq": e.seq, "kind": e.kind, "body": e.body, "hash": e.hash}
+        for e in events
+    ]
+    session.execute(prepared(("audit_insert",), lambda: insert(_events())), rows)
+
+
+def _lock_governance(session: Session) -> Head:
+    heads = _heads()
+    stmt = prepared(
+        ("audit_governance_lock",),
+        lambda: (
+            select(heads.c.seq, heads.c.hash)
+            .where(heads.c.stream == bindparam("stream"))
+            .with_for_update()
+        ),
+    )
+    row = session.execute(stmt, {"stream": GOVERNANCE}).one_or_none()
+    if row is None:  # a database created without the migration's row (tests: create_all)
+        session.execute(insert(heads).values(stream=GOVERNANCE, seq=0, hash=GENESIS))
+        return Head.empty(GOVERNANCE)
+    return Head(GOVERNANCE, int(row.seq), str(row.hash))
+
+
+def append_governance(
+    session: Session,
+    entries: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    at: datetime | None = None,
+) -> list[Event]:
+    """Append ``(kind, data)`` events to the governance stream in the caller's transaction.
+
+    Locks the governance head (take it last: see the module docstring), seals the events
+    in order, inserts them and moves the head. Returns the events.
+    """
+    if not entries:
+        return []
+    head = _lock_governance(session)
+    events = seal_many(head, list(entries), utcnow() if at is None else at)
+    insert_events(session, events)
+    last = events[-1]
+    heads = _heads()
+    stmt = prepared(
+        ("audit_governance_move",),
+        lambda: (
+            update(heads)
+            .where(heads.c.stream == bindparam("s"))
+            .values(seq=bindparam("seq"), hash=bindparam("hash"))
+        ),
+    )
+    session.execute(stmt, {"s": GOVERNANCE, "seq": last.seq, "hash": last.hash})
+    return events
+
+
+def record(
+    session: Session, kind: str, data: Mapping[str, Any], *, at: datetime | None = None
+) -> Event:
+    """Append one governance event (`append_governance` with one entry)."""
+    return append_governance(session, [(kind, data)], at=at)[0]
+
+
+def governance_head(session: Session) -> Head:
+    """The governance stream's head (without locking)."""
+    heads = _heads()
+    row = session.execute(
+        select(heads.c.seq, heads.c.hash).where(heads.c.stream == GOVERNANCE)
+    ).one_or_none()
+    return Head.empty(GOVERNANCE) if row is None else Head(GOVERNANCE, int(row.seq), row.hash)
+
+
+def stored_event(session: Session, stream: str, seq: int) -> tuple[str, str] | None:
+    """The ``(body, hash)`` stored for event ``seq`` of ``stream``, or None."""
+    events = _events()
+    row = session.execute(
+        select(events.c.body, events.c.hash).where(events.c.stream == stream, events.c.seq == seq)
+    ).one_or_none()
+    return None if row is None else (str(row.body), str(row.hash))
+
+
+def events_page(
+    session: Session, stream: str, *, after: int = 0, limit: int = PAGE
+) -> list[tuple[int, str, str]]:
+    """``(seq, body, hash)`` of up to ``limit`` events of ``stream`` with ``seq > after``,
+    in order (an index seek on the primary key)."""
+    events = _events()
+    stmt = prepared(
+        ("audit_page",),
+        lambda: (
+            select(events.c.seq, events.c.body, events.c.hash)
+            .where(events.c.stream == bindparam("stream"), events.c.seq > bindparam("after"))
+            .order_by(events.c.seq)
+            .limit(bindparam("limit"))
+        ),
+    )
+    rows = session.execute(stmt, {"stream": stream, "after": after, "limit": limit})
+    return [(int(r.seq), str(r.body), str(r.hash)) for r in rows]
+
+
+def iter_stream(
+    session: Session, stream: str, *, upto: int | None = None
+) -> Iterator[tuple[str, str]]:
+    """Every ``(body, hash)`` of ``stream`` in order, up to event ``upto``, a page at a time
+    (memory bounded by `PAGE` events)."""
+    after = 0
+    while True:
+        page = events_page(session, stream, after=after, limit=PAGE)
+        for seq, body, hash_ in page:
+            if upto is not None and seq > upto:
+                return
+            yield body, hash_
+        if len(page) < PAGE:
+            return
+        after = page[-1][0]
