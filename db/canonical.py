@@ -4,7 +4,7 @@ Metric version ids, proposal rule hashes, idempotency fingerprints and every aud
 are SHA-256 digests of this encoding, so the same value always gives the same bytes, on
 any machine and in any language that follows these rules:
 
-- the value is built from JSON objects with string keys, arrays, strings, integers,
+- the value is built from JSON objects with string keys (other keys are refused), arrays, strings, integers,
   finite floats, ``true``, ``false`` and ``null``; anything else (NaN, infinities, bytes,
   tuples are arrays, sets are refused) raises `NotCanonical`;
 - no whitespace at all: ``,`` between items and ``:`` between a key and its value;
@@ -42,12 +42,27 @@ class NotCanonical(ValueError):
     """A value that has no canonical JSON form (NaN, infinity, a non-JSON type)."""
 
 
+def _check_keys(value: Any) -> None:
+    """Refuse a dict key that is not a string: ``json`` would write ``{1: …}`` as ``"1"``
+    but sort it as a number, so the text would not read back to itself."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise NotCanonical(f"object keys must be strings, got {key!r}")
+            _check_keys(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_keys(item)
+
+
 def encode(value: Any) -> str:
     """The canonical JSON text of ``value`` (see the module docstring).
 
     Raises:
-        NotCanonical: a non-finite float or a value JSON cannot represent.
+        NotCanonical: a non-finite float, a non-string object key, or a value JSON cannot
+            represent.
     """
+    _check_keys(value)
     try:
         return _ENCODER.encode(value)
     except (ValueError, TypeError) as error:
