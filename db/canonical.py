@@ -4,9 +4,9 @@ Metric version ids, proposal rule hashes, idempotency fingerprints and every aud
 are SHA-256 digests of this encoding, so the same value always gives the same bytes, on
 any machine and in any language that follows these rules:
 
-- the value is built from JSON objects with string keys (other keys are refused), arrays, strings, integers,
-  finite floats, ``true``, ``false`` and ``null``; anything else (NaN, infinities, bytes,
-  tuples are arrays, sets are refused) raises `NotCanonical`;
+- the value is built from JSON objects with string keys, arrays, strings, integers,
+  finite floats, ``true``, ``false`` and ``null`` (tuples are arrays); anything else (NaN,
+  infinities, bytes, sets, non-string keys) raises `NotCanonical`;
 - no whitespace at all: ``,`` between items and ``:`` between a key and its value;
 - object keys in ascending order of their Unicode code points (Python's ``sorted`` on
   ``str``), each key once;
