@@ -19,7 +19,8 @@ of a change, never before locking anything else.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -148,37 +149,30 @@ def stored_event(session: Session, stream: str, seq: int) -> tuple[str, str] | N
     return None if row is None else (str(row.body), str(row.hash))
 
 
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored: its sequence number, kind, canonical text and hash."""
+
+    seq: int
+    kind: str
+    body: str
+    hash: str
+
+
 def events_page(
     session: Session, stream: str, *, after: int = 0, limit: int = PAGE
-) -> list[tuple[int, str, str]]:
-    """``(seq, body, hash)`` of up to ``limit`` events of ``stream`` with ``seq > after``,
-    in order (an index seek on the primary key)."""
+) -> list[StoredEvent]:
+    """Up to ``limit`` events of ``stream`` with ``seq > after``, in order (an index seek on
+    the primary key)."""
     events = _events()
     stmt = prepared(
         ("audit_page",),
         lambda: (
-            select(events.c.seq, events.c.body, events.c.hash)
+            select(events.c.seq, events.c.kind, events.c.body, events.c.hash)
             .where(events.c.stream == bindparam("stream"), events.c.seq > bindparam("after"))
             .order_by(events.c.seq)
             .limit(bindparam("limit"))
         ),
     )
     rows = session.execute(stmt, {"stream": stream, "after": after, "limit": limit})
-    return [(int(r.seq), str(r.body), str(r.hash)) for r in rows]
-
-
-def iter_stream(
-    session: Session, stream: str, *, upto: int | None = None
-) -> Iterator[tuple[str, str]]:
-    """Every ``(body, hash)`` of ``stream`` in order, up to event ``upto``, a page at a time
-    (memory bounded by `PAGE` events)."""
-    after = 0
-    while True:
-        page = events_page(session, stream, after=after, limit=PAGE)
-        for seq, body, hash_ in page:
-            if upto is not None and seq > upto:
-                return
-            yield body, hash_
-        if len(page) < PAGE:
-            return
-        after = page[-1][0]
+    return [StoredEvent(int(r.seq), str(r.kind), str(r.body), str(r.hash)) for r in rows]
