@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, String, Table, Text, bindparam, insert, select, update
+from sqlalchemy import BigInteger, String, Table, Text, bindparam, insert, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from db.audit_chain import GENESIS, GOVERNANCE, Event, Head, seal_many
@@ -88,9 +88,15 @@ def _lock_governance(session: Session) -> Head:
         ),
     )
     row = session.execute(stmt, {"stream": GOVERNANCE}).one_or_none()
-    if row is None:  # a database created without the migration's row (tests: create_all)
-        session.execute(insert(heads).values(stream=GOVERNANCE, seq=0, hash=GENESIS))
-        return Head.empty(GOVERNANCE)
+    if row is None:  # a database emptied by TRUNCATE or built by create_all (tests)
+        session.execute(
+            text(
+                "INSERT INTO audit_head (stream, seq, hash) VALUES (:stream, 0, :genesis) "
+                "ON CONFLICT (stream) DO NOTHING"
+            ),
+            {"stream": GOVERNANCE, "genesis": GENESIS},
+        )
+        row = session.execute(stmt, {"stream": GOVERNANCE}).one()
     return Head(GOVERNANCE, int(row.seq), str(row.hash))
 
 
