@@ -563,7 +563,9 @@ def prepare(url: str, traders: int, trades: int, seed: int, *, conserve: bool) -
             measurement = measure(s, version, YEAR, CUTOFF)
             certify_measurement(s, measurement.id, 1)
         if not db.is_sqlite:
-            with db.engine.connect() as conn:  # what autovacuum would have done by now
+            # what autovacuum would have done by now; in autocommit, or the statistics
+            # roll back with the connection's transaction when it is returned to the pool
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("ANALYZE")
     return World(proposal_id, tuple(ids), rows, time.perf_counter() - started)
 
