@@ -44,15 +44,18 @@ class NotCanonical(ValueError):
 
 def _check_keys(value: Any) -> None:
     """Refuse a dict key that is not a string: ``json`` would write ``{1: …}`` as ``"1"``
-    but sort it as a number, so the text would not read back to itself."""
+    but sort it as a number, so the text would not read back to itself. Recurses only into
+    containers (a plain value costs one type check)."""
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise NotCanonical(f"object keys must be strings, got {key!r}")
-            _check_keys(item)
+            if isinstance(item, dict | list | tuple):
+                _check_keys(item)
     elif isinstance(value, list | tuple):
         for item in value:
-            _check_keys(item)
+            if isinstance(item, dict | list | tuple):
+                _check_keys(item)
 
 
 def encode(value: Any) -> str:

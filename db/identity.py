@@ -16,6 +16,11 @@ Revocation (`revoke_api_key`) is permanent and idempotent: it stamps ``revoked_a
 `account_for_key_hash` finds only unrevoked keys. Revoking an account's last live key is
 allowed (a leaked key must always be revocable by its holder) and reported: the account
 then cannot authenticate until an admin issues it a new key.
+
+Each change appends its event to the governance stream of the audit log (`db.audit`), in
+the same transaction: ``account.created`` (id, name, role), ``key.issued`` (the key's id and
+the account's role: never the key, nor its hash) and ``key.revoked`` (the first revocation
+only; revoking again changes nothing and records nothing). docs/audit.md lists the fields.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from db import audit
+from db.audit_chain import iso_instant
 from db.base import Base
 from db.errors import ConflictError, InvalidInputError, NotFoundError
 from db.text import clean_name
@@ -161,6 +168,11 @@ def create_account(session: Session, name: str, role: str) -> Account:
         raise DuplicateAccount(
             f"an account named {name!r} exists already; choose another name"
         ) from None
+    audit.record(
+        session,
+        "account.created",
+        {"account_id": account.id, "name": account.name, "role": account.role},
+    )
     return account
 
 
@@ -200,7 +212,8 @@ def issue_key(session: Session, account: Account) -> IssuedKey:
     """Issue a new API key for ``account``.
 
     The key is `KEY_PREFIX` and 43 URL-safe characters (32 random bytes); the database
-    keeps its SHA-256 and its first `DISPLAY_PREFIX_LENGTH` characters.
+    keeps its SHA-256 and its first `DISPLAY_PREFIX_LENGTH` characters. The audit log
+    records only the key's id and the account's role (``key.issued``).
     """
     plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(
@@ -210,6 +223,9 @@ def issue_key(session: Session, account: Account) -> IssuedKey:
     )
     session.add(row)
     session.flush()
+    audit.record(
+        session, "key.issued", {"key_id": row.id, "account_id": account.id, "role": account.role}
+    )
     return IssuedKey(id=row.id, account_id=account.id, prefix=row.prefix, plaintext=plaintext)
 
 
@@ -298,4 +314,13 @@ def revoke_api_key(
     if key.revoked_at is None:
         key.revoked_at = now or utcnow()
         session.flush()
+        audit.record(
+            session,
+            "key.revoked",
+            {
+                "key_id": key.id,
+                "account_id": account_id,
+                "revoked_at": iso_instant(key.revoked_at),
+            },
+        )
     return Revocation(key=key, live_keys=live_key_count(session, account_id))

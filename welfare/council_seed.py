@@ -30,7 +30,13 @@ from db.types import utcnow
 from welfare.apportion import DEFAULT_ASSEMBLY_SIZE
 from welfare.council import CouncilMember, Delegation, MotionKind
 from welfare.errors import InvalidWelfareInput
-from welfare.members import current_rules, list_members, reapportion, set_rules, update_member
+from welfare.members import (
+    create_member,
+    current_rules,
+    list_members,
+    set_rules,
+    update_member,
+)
 from welfare.motions import (
     Decision,
     cast_ballot,
@@ -54,6 +60,11 @@ def seed_demo_council(
     """Create (or refresh) one member per ``(country, population)`` and apportion ``seats``
     by Penrose (Webster on ``√population``, ≥ 1 seat each).
 
+    Everything goes through the council's services (`welfare.members`), so each change is
+    in the audit log: the rules first, when they are not Penrose over ``seats`` yet, then
+    each new member (`create_member`) and each changed population (`update_member`), each
+    re-apportioning the seats.
+
     Returns:
         Every member of the council, by id, with its seats.
 
@@ -64,31 +75,22 @@ def seed_demo_council(
     names = [name.strip() for name, _ in countries]
     if len(set(names)) != len(names):
         raise InvalidWelfareInput("each country may appear only once in the demo council")
-    existing = {m.name: m for m in list_members(session)}
     for name, (_, population) in zip(names, countries, strict=True):
         if isinstance(population, bool) or not isinstance(population, int) or population < 0:
             raise InvalidWelfareInput(
                 f"the population of {name} must be a whole number ≥ 0, not {population!r}"
             )
-        member = existing.get(name)
-        if member is None:
-            session.add(
-                CouncilMember(
-                    name=name,
-                    constituency=name,
-                    population=population,
-                    contribution=0,
-                    seats=0,
-                )
-            )
-        elif member.population != population:
-            member.population = population
-    session.flush()
     rules = current_rules(session)
     if rules.method is not SeatMethod.PENROSE or rules.assembly_size != seats:
         set_rules(session, assembly_size=seats, method=SeatMethod.PENROSE)
-        return list_members(session)
-    return reapportion(session)
+    existing = {m.name: m for m in list_members(session)}
+    for name, (_, population) in zip(names, countries, strict=True):
+        member = existing.get(name)
+        if member is None:
+            create_member(session, name=name, constituency=name, population=population)
+        elif member.population != population:
+            update_member(session, member.id, population=population)
+    return list_members(session)
 
 
 def most_seats(members: Sequence[CouncilMember]) -> CouncilMember:

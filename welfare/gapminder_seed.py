@@ -6,18 +6,20 @@ its content, so running the seed again adds nothing. The version is a *draft*: o
 council motion adopts it. The demo council is `welfare.council_seed.seed_demo_council` with
 `welfare.gapminder_data.country_populations`, voting in continental blocs (`continents`,
 `welfare.council_seed.seat_blocs`).
+
+Everything is stored through the services (`welfare.observation_service`,
+`welfare.metric_service`), so it is in the audit log like any other change.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.types import utcnow
 from welfare import gapminder_data as data
 from welfare.errors import InvalidWelfareInput
 from welfare.metric_service import create_version
-from welfare.observation_service import create_indicator, find_indicator
+from welfare.observation_service import create_indicator, find_indicator, store_observations
 from welfare.records import Indicator, MetricVersion, Observation
 
 
@@ -41,7 +43,6 @@ def seed_gapminder(session: Session) -> MetricVersion:
         InvalidWelfareInput: an indicator of the same key exists in another unit.
     """
     rows_by_key = data.observations()
-    now = utcnow()
     for key, unit, description in data.INDICATORS:
         indicator = _indicator(session, key, unit, description)
         seeded = session.scalar(
@@ -53,8 +54,8 @@ def seed_gapminder(session: Session) -> MetricVersion:
             .limit(1)
         )
         if seeded is None:
-            session.execute(
-                insert(Observation),
+            store_observations(
+                session,
                 [
                     {
                         "indicator_id": indicator.id,
@@ -64,7 +65,6 @@ def seed_gapminder(session: Session) -> MetricVersion:
                         "std_error": None,
                         "release_date": data.NOMINAL_RELEASE,
                         "source": source,
-                        "created_at": now,
                     }
                     for entity, period, value, source in rows_by_key[key]
                 ],

@@ -6,6 +6,10 @@ breakdown, missing-data handling and Monte Carlo summary. Computing is allowed f
 too (to see what a version would say); only a measurement of an adopted version can be
 certified, only by a passed ``certify_measurement`` motion (`certify_measurement`, called by
 `welfare.motions`), only once, and only one measurement per (version, entity, period).
+
+Audit: storing a measurement appends ``measurement.taken`` (everything stored, and the
+Monte Carlo seed) and certifying it ``measurement.certified`` (naming the motion) to the
+governance stream (`db.audit`), in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db import audit
+from db.audit_chain import iso_instant
 from db.types import utcnow
 from welfare.errors import AlreadyCertified, UnknownMeasurement, VersionNotAdopted
 from welfare.measurement import MeasurementResult
@@ -74,6 +80,25 @@ def measure(
     )
     session.add(measurement)
     session.flush()
+    audit.record(
+        session,
+        "measurement.taken",
+        {
+            "measurement_id": measurement.id,
+            "version_id": version_id,
+            "entity": measurement.entity,
+            "period": measurement.period,
+            "cutoff": cutoff.isoformat(),
+            "value": measurement.value,
+            "breakdown": measurement.breakdown,
+            "missing": measurement.missing,
+            "monte_carlo": monte_carlo,
+            "seed": seed,
+            "uncertainty": measurement.uncertainty,
+            "computed_by_account_id": computed_by,
+            "computed_at": iso_instant(measurement.computed_at),
+        },
+    )
     return measurement
 
 
@@ -166,14 +191,29 @@ def certify_measurement(session: Session, measurement_id: int, motion_id: int) -
             f"measurement {other.id} is certified already for {measurement.entity}, "
             f"{measurement.period} under this version"
         )
+    certified_at = utcnow()
     try:
         with session.begin_nested():
             measurement.certified_by_motion_id = motion_id
-            measurement.certified_at = utcnow()
+            measurement.certified_at = certified_at
             session.flush()
     except IntegrityError:
         raise AlreadyCertified(
             f"another measurement of {measurement.entity}, {measurement.period} was certified "
             "meanwhile"
         ) from None
+    audit.record(
+        session,
+        "measurement.certified",
+        {
+            "measurement_id": measurement.id,
+            "motion_id": motion_id,
+            "version_id": measurement.version_id,
+            "entity": measurement.entity,
+            "period": measurement.period,
+            "cutoff": measurement.cutoff.isoformat(),
+            "value": measurement.value,
+            "certified_at": iso_instant(certified_at),
+        },
+    )
     return measurement

@@ -12,6 +12,11 @@ Member names and constituencies are NFKC-normalised and refused with invisible o
 direction-changing characters (`db.text.clean_name`), so that no member can pass for
 another: ``"Ｆｒａｎｃｅ"`` is stored as ``"France"`` and then clashes with it.
 
+Every change appends its event to the governance stream of the audit log (`db.audit`) at
+its end, in the same transaction: ``member.created``, ``member.updated`` (the member as it now
+stands) and ``rules.set``, each with every member's seats after the change, so a verifier
+re-apportions with `welfare.seats` and compares (`welfare.audit_replay`).
+
 Services only flush; the caller's transaction commits.
 """
 
@@ -26,6 +31,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db import audit
+from db.audit_chain import iso_instant
 from db.errors import InvalidInputError
 from db.identity import Role, get_account
 from db.paging import DEFAULT_PAGE
@@ -157,7 +164,9 @@ def _allocation(members: Sequence[CouncilMember], rules: Rules) -> list[int]:
 def reapportion(session: Session, rules: Rules | None = None) -> list[CouncilMember]:
     """Recompute every member's seats under ``rules`` (default: those in force).
 
-    Members are apportioned in id order, so exact ties go to the older member.
+    Members are apportioned in id order, so exact ties go to the older member. Appends no
+    audit event: seats follow from the members and the rules, and the event of the change
+    that called this records every member's seats after it.
 
     Raises:
         InvalidWelfareInput: the council cannot be seated under these rules.
@@ -171,6 +180,28 @@ def reapportion(session: Session, rules: Rules | None = None) -> list[CouncilMem
             member.seats = s
     session.flush()
     return members
+
+
+# --- audit events ---------------------------------------------------------------------------
+
+
+def seat_list(members: Sequence[CouncilMember]) -> list[list[int]]:
+    """``[[member id, seats], …]`` by member id: the seats an audit event records."""
+    return [[m.id, m.seats] for m in sorted(members, key=lambda m: m.id)]
+
+
+def _member_data(member: CouncilMember, members: Sequence[CouncilMember]) -> dict[str, object]:
+    """The ``member.created`` / ``member.updated`` event: the member and every member's seats."""
+    return {
+        "member_id": member.id,
+        "name": member.name,
+        "constituency": member.constituency,
+        "population": member.population,
+        "contribution": member.contribution,
+        "explicit_weight": member.explicit_weight,
+        "account_id": member.account_id,
+        "seats": seat_list(members),
+    }
 
 
 # --- members ------------------------------------------------------------------------------
@@ -268,7 +299,8 @@ def create_member(
         raise DuplicateMember(
             f"a council member named {name!r}, or one holding that account, was added meanwhile"
         ) from None
-    reapportion(session)
+    members = reapportion(session)
+    audit.record(session, "member.created", _member_data(member, members))
     return member
 
 
@@ -330,7 +362,8 @@ def update_member(
         raise DuplicateMember(
             f"another council member took the name {member.name!r} or that account meanwhile"
         ) from None
-    reapportion(session)
+    members = reapportion(session)
+    audit.record(session, "member.updated", _member_data(member, members))
     return member
 
 
@@ -374,7 +407,7 @@ def set_rules(
     q = old.quorum if quorum is None else check_quorum(parse_share(quorum, "quorum"))
     t = old.threshold if threshold is None else check_threshold(parse_share(threshold, "threshold"))
     new = Rules(size, checked_method, q, t)
-    reapportion(session, new)  # refuses rules the council cannot be seated under
+    members = reapportion(session, new)  # refuses rules the council cannot be seated under
     row = CouncilRules(
         assembly_size=size,
         method=checked_method.value,
@@ -386,6 +419,21 @@ def set_rules(
     )
     session.add(row)
     session.flush()
+    audit.record(
+        session,
+        "rules.set",
+        {
+            "rules_id": row.id,
+            "assembly_size": row.assembly_size,
+            "method": row.method,
+            "quorum": row.quorum,
+            "threshold": row.threshold,
+            "set_by_account_id": row.set_by_account_id,
+            "set_by_motion_id": row.set_by_motion_id,
+            "set_at": iso_instant(row.created_at),
+            "seats": seat_list(members),
+        },
+    )
     return current_rules(session)
 
 

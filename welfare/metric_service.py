@@ -8,6 +8,10 @@ same definition twice returns the same version. Its definition never changes; a 
 The version in force on a day is the adopted version with the latest ``effective_from`` on
 or before that day (a tie goes to the later adoption). A market binds to the version in
 force when it opens, so adopting a new version never changes an open market.
+
+Audit: storing a new version appends ``metric.drafted`` (its id and its definition, whose
+canonical JSON hashes to the id) and adopting it ``metric.adopted`` (naming the motion) to the
+governance stream (`db.audit`), in the same transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db import audit
+from db.audit_chain import iso_instant
 from db.paging import DEFAULT_PAGE, MAX_PAGE
 from db.types import utcnow
 from welfare.errors import (
@@ -118,6 +124,16 @@ def draft_version(
         if found is None:
             raise
         return found, False
+    audit.record(
+        session,
+        "metric.drafted",
+        {
+            "version_id": key,
+            "name": version.name,
+            "definition": json.loads(version.canonical),
+            "created_by_account_id": created_by,
+        },
+    )
     return version, True
 
 
@@ -208,6 +224,16 @@ def adopt_version(
     version.adopted_by_motion_id = motion_id
     version.adopted_at = utcnow()
     session.flush()
+    audit.record(
+        session,
+        "metric.adopted",
+        {
+            "version_id": version_id,
+            "effective_from": effective_from.isoformat(),
+            "motion_id": motion_id,
+            "adopted_at": iso_instant(version.adopted_at),
+        },
+    )
     return version
 
 

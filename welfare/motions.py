@@ -31,6 +31,14 @@ What is counted (`welfare.tally` states the arithmetic):
 - delegations are those in force at the deadline (the newest row per member created at or
   before it), so re-delegating after the deadline changes nothing.
 
+Audit: each step appends its event to the governance stream (`db.audit`) at its end, in
+the same transaction: ``motion.filed``, ``ballot.cast``, ``delegation.set`` and
+``motion.decided`` (the tally as counted, with its per-member breakdown, and the effect's
+status). A passed motion's effect appends its own event first (``rules.set``,
+``metric.adopted`` or ``measurement.certified``, naming the motion), so in the stream an
+effect's event comes immediately before its motion's ``motion.decided``.
+`welfare.audit_replay` recounts every decided motion from these events alone.
+
 Concurrency: casting a ballot locks the motion row for share and deciding locks it for
 update (PostgreSQL), so a ballot either commits before the decision reads the ballots or
 sees the result and is refused; SQLite serialises writers anyway.
@@ -47,6 +55,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from db import audit
+from db.audit_chain import iso_instant
 from db.errors import FutarchyError
 from db.paging import DEFAULT_PAGE
 from db.types import utcnow
@@ -331,6 +341,19 @@ def file_motion(
     )
     session.add(motion)
     session.flush()
+    audit.record(
+        session,
+        "motion.filed",
+        {
+            "motion_id": motion.id,
+            "kind": motion.kind,
+            "title": motion.title,
+            "payload": canonical,
+            "filed_by_member_id": member.id,
+            "filed_at": iso_instant(motion.filed_at),
+            "deadline": iso_instant(motion.deadline),
+        },
+    )
     return motion
 
 
@@ -373,6 +396,17 @@ def cast_ballot(
         raise AlreadyVoted(
             f"{member.name} has voted on motion {motion_id} already; a ballot cannot be changed"
         ) from None
+    audit.record(
+        session,
+        "ballot.cast",
+        {
+            "ballot_id": ballot.id,
+            "motion_id": motion_id,
+            "member_id": member.id,
+            "choice": ballot.choice,
+            "cast_at": iso_instant(now),
+        },
+    )
     return ballot
 
 
@@ -399,6 +433,16 @@ def delegate(
     row = Delegation(member_id=member.id, delegate_id=delegate_id, created_at=now or utcnow())
     session.add(row)
     session.flush()
+    audit.record(
+        session,
+        "delegation.set",
+        {
+            "delegation_id": row.id,
+            "member_id": member.id,
+            "delegate_id": delegate_id,
+            "created_at": iso_instant(row.created_at),
+        },
+    )
     return row
 
 
@@ -473,6 +517,27 @@ def decide(
             session.add(result)
     except IntegrityError:
         raise AlreadyDecided(f"motion {motion_id} has been decided already") from None
+    audit.record(
+        session,
+        "motion.decided",
+        {
+            "motion_id": motion.id,
+            "outcome": result.outcome,
+            "yes_weight": result.yes_weight,
+            "no_weight": result.no_weight,
+            "abstain_weight": result.abstain_weight,
+            "lost_weight": result.lost_weight,
+            "total_weight": result.total_weight,
+            "quorum": result.quorum,
+            "threshold": result.threshold,
+            "quorum_met": result.quorum_met,
+            "breakdown": breakdown,
+            "effect_status": result.effect_status,
+            "effect_detail": result.effect_detail,
+            "decided_by_account_id": account_id,
+            "decided_at": iso_instant(now),
+        },
+    )
     return Decision(motion, result)
 
 

@@ -25,6 +25,14 @@ it, and the CSV export neutralises it. Errors name the line (the header is line 
 The import streams: it reads the text a line at a time and inserts `CSV_BATCH` rows per
 statement, so its memory does not grow with the file. Reads are pages in id order (the
 convention of `db.paging`), each one SQL query returning at most ``limit`` rows.
+
+Audit: creating an indicator appends ``indicator.created``, and every stored observation
+appears, with its id, in an ``observations.appended`` event of the governance stream
+(`db.audit`), at most `AUDIT_CHUNK` observations per event, in the same transaction. A CSV
+import appends its events once every line is stored, reading the rows back a chunk at a
+time (it keeps only their ids, as a few spans): its memory stays one batch however long
+the file, and it takes the governance stream's head last, as every change does, instead of
+holding it while the file is read.
 """
 
 from __future__ import annotations
@@ -39,10 +47,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, and_, insert, select
+from sqlalchemy import Select, and_, bindparam, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from db import audit
 from db.paging import DEFAULT_PAGE
 from db.text import control_character
 from welfare.errors import DuplicateIndicator, InvalidWelfareInput, UnknownIndicator
@@ -61,6 +70,19 @@ CSV_BATCH = 5_000
 MAX_UNKNOWN_KEYS = 1_000
 """Unknown indicator keys a CSV import remembers, so a file of misses asks the database
 about each distinct key once, up to this many."""
+AUDIT_CHUNK = 1_000
+"""Most observations one ``observations.appended`` audit event lists."""
+AUDIT_COLUMNS = (
+    "id",
+    "indicator",
+    "entity",
+    "period",
+    "value",
+    "std_error",
+    "release_date",
+    "source",
+)
+"""The fields of each row of an ``observations.appended`` event, in order."""
 
 CSV_REQUIRED = ("indicator", "entity", "period", "value", "release_date")
 CSV_OPTIONAL = ("std_error", "source")
@@ -114,6 +136,16 @@ def create_indicator(session: Session, key: str, unit: str, description: str = "
             session.add(indicator)
     except IntegrityError:
         raise DuplicateIndicator(f"an indicator with key {key!r} exists already") from None
+    audit.record(
+        session,
+        "indicator.created",
+        {
+            "indicator_id": indicator.id,
+            "key": indicator.key,
+            "unit": indicator.unit,
+            "description": indicator.description,
+        },
+    )
     return indicator
 
 
@@ -283,7 +315,141 @@ def append_observations(
     ]
     session.add_all(observations)
     session.flush()
+    _record_appended(
+        session,
+        [
+            (
+                o.id,
+                indicator.key,
+                o.entity,
+                o.period,
+                o.value,
+                o.std_error,
+                o.release_date,
+                o.source,
+            )
+            for o in observations
+        ],
+    )
     return observations
+
+
+_Stored = tuple[int, str, str, str, float, float | None, date, str]
+"""An observation as its audit event lists it, in the order of `AUDIT_COLUMNS`."""
+
+
+def _record_appended(session: Session, stored: Sequence[_Stored]) -> None:
+    """Append ``observations.appended`` events listing ``stored``, `AUDIT_CHUNK` per event."""
+    entries = []
+    for start in range(0, len(stored), AUDIT_CHUNK):
+        rows = [
+            [id_, key, entity, period, value, std_error, released.isoformat(), source]
+            for id_, key, entity, period, value, std_error, released, source in stored[
+                start : start + AUDIT_CHUNK
+            ]
+        ]
+        entries.append(("observations.appended", {"columns": list(AUDIT_COLUMNS), "rows": rows}))
+    audit.append_governance(session, entries)
+
+
+class _Spans:
+    """Ids as ascending, disjoint ``[first, last]`` spans (contiguous ids merge), so the ids of
+    a whole import take a few numbers."""
+
+    def __init__(self) -> None:
+        self.spans: list[list[int]] = []
+
+    def add(self, ids: Iterable[int]) -> None:
+        for id_ in ids:
+            if self.spans and id_ == self.spans[-1][1] + 1:
+                self.spans[-1][1] = id_
+            else:
+                self.spans.append([id_, id_])
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert checked observation rows (one executemany) with ids taken first
+    (`_new_ids`); return the ids, in the rows' order (each row gains its ``id``).
+
+    Taking the ids first costs one round trip; an ``INSERT … RETURNING`` that keeps the
+    rows' order costs three to eight times the insert itself (measured on 100 000 rows).
+    """
+    ids = _new_ids(session, len(rows))
+    for row, id_ in zip(rows, ids, strict=True):
+        row["id"] = id_
+    session.execute(insert(Observation), rows)
+    return ids
+
+
+def _record_stored(session: Session, spans: _Spans) -> None:
+    """Append the ``observations.appended`` events of the observations with ids in
+    ``spans``, read back from the database by id, `AUDIT_CHUNK` rows per query and event:
+    the events state what is stored, and memory holds one chunk at a time."""
+    stmt = (
+        select(
+            Observation.id,
+            Indicator.key,
+            Observation.entity,
+            Observation.period,
+            Observation.value,
+            Observation.std_error,
+            Observation.release_date,
+            Observation.source,
+        )
+        .join(Indicator, Indicator.id == Observation.indicator_id)
+        .where(Observation.id > bindparam("after"), Observation.id <= bindparam("last"))
+        .order_by(Observation.id)
+        .limit(AUDIT_CHUNK)
+    )
+    for first, last in spans.spans:
+        after = first - 1
+        while after < last:
+            page = [
+                cast(_Stored, tuple(row))
+                for row in session.execute(stmt, {"after": after, "last": last})
+            ]
+            if not page:
+                break
+            _record_appended(session, page)
+            after = page[-1][0]
+
+
+def store_observations(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert observation rows already checked and append their ``observations.appended``
+    events; return how many were stored.
+
+    Args:
+        rows: insert parameters: ``indicator_id``, ``entity``, ``period``, ``value``,
+            ``std_error``, ``release_date``, ``source`` (each row gains its ``id``).
+    """
+    if not rows:
+        return 0
+    spans = _Spans()
+    spans.add(_insert(session, rows))
+    _record_stored(session, spans)
+    return len(rows)
+
+
+def _new_ids(session: Session, count: int) -> list[int]:
+    """``count`` unused observation ids, ascending.
+
+    PostgreSQL: drawn from the id column's sequence in one round trip (an array of
+    ``nextval``), so concurrent writers never share one. SQLite: the ``count`` rowids after
+    the largest, which SQLite itself would assign next; a write transaction holds the
+    database's write lock from its ``BEGIN IMMEDIATE`` (`db.session`), so no other writer
+    can take them before the rows are inserted.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        drawn = session.scalar(
+            text(
+                "SELECT array_agg(nextval(pg_get_serial_sequence('observation', 'id'))) "
+                "FROM generate_series(1, :count)"
+            ),
+            {"count": count},
+        )
+        return sorted(drawn)
+    largest = session.scalar(select(func.max(Observation.id))) or 0
+    return list(range(largest + 1, largest + 1 + count))
 
 
 # --- CSV import -----------------------------------------------------------------------------
@@ -462,6 +628,7 @@ def import_csv(session: Session, lines: Iterable[str] | str) -> CsvImport:
     parsers = _cell_parsers(columns, indicators)
     errors = _Errors()
     counts: Counter[int] = Counter()
+    stored = _Spans()
     batch: list[dict[str, Any]] = []
     for line, row in _rows(reader, errors):
         try:
@@ -474,14 +641,15 @@ def import_csv(session: Session, lines: Iterable[str] | str) -> CsvImport:
         counts[parameters["indicator_id"]] += 1
         batch.append(parameters)
         if len(batch) >= CSV_BATCH:
-            _insert(session, batch)
+            stored.add(_insert(session, batch))
             batch = []
     if errors:
         raise errors.refusal()
     if not counts:
         raise InvalidWelfareInput("the CSV has a header but no observations")
     if batch:
-        _insert(session, batch)
+        stored.add(_insert(session, batch))
+    _record_stored(session, stored)
     by_key = {indicators.key_of(i): n for i, n in counts.items()}
     return CsvImport(imported=sum(counts.values()), by_indicator=dict(sorted(by_key.items())))
 
@@ -501,11 +669,6 @@ def _rows(reader: Any, errors: _Errors) -> Iterator[tuple[int, list[str]]]:
             return
         if row:
             yield start, row
-
-
-def _insert(session: Session, batch: list[dict[str, Any]]) -> None:
-    """One executemany INSERT of a batch of observation rows."""
-    session.execute(insert(Observation), batch)
 
 
 # --- queries --------------------------------------------------------------------------------
