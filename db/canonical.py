@@ -72,6 +72,12 @@ def encode(value: Any) -> str:
         raise NotCanonical(f"no canonical JSON for this value: {error}") from None
 
 
+def encode_parsed(value: Any) -> str:
+    """`encode` of a value ``json.loads`` returned (its keys are strings already, its numbers
+    finite): the check of keys is skipped, which halves the cost on the verifier's path."""
+    return _ENCODER.encode(value)
+
+
 def encode_bytes(value: Any) -> bytes:
     """The canonical JSON of ``value`` as UTF-8 bytes (what is hashed)."""
     return encode(value).encode("utf-8")

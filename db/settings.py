@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./futarchy.db"
@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=10, ge=1, le=200)
     auth_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
     decide_due_every_seconds: float = Field(default=0.0, ge=0, le=86_400)
+    session_secret: SecretStr | None = None
 
     @field_validator("database_url")
     @classmethod

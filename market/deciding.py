@@ -5,7 +5,8 @@ averaging state (`market.decision.TwapState`) in its ``twap_*`` columns. A trade
 it in the SAME UPDATE that records the trade (`market.repository.record_trade_on_market`):
 the state is read with the locked market row, which brings the proposal's immutable terms
 along by a join (`market.repository.lock_market_for_trade`), advanced in Python with the
-expected welfare AFTER the trade (`advance_market`), and written back. No extra round trip,
+expected welfare AFTER the trade (`advance_market`, which lives in the pure
+`market.branch` so the audit replay runs the same step), and written back. No extra round trip,
 no scan of past trades: O(1) at any history length. A market whose state is still null (one
 older than the averaging state) starts it lazily at its first trade or crank, counting the
 value then in force back to the window start.
@@ -36,6 +37,11 @@ already determined (time after ``decides_at`` never counts) and does nothing onc
 6. record it in `market.settlement_models.Decision` (unique per proposal) and set the
    proposal ``decided``.
 
+**The audit log.** A crank appends a ``crank`` event (the live welfare and the state after)
+to each market it moved; the decision appends one ``decision`` event to every branch's
+stream (the averages, the revealed seed, the whole `market.decision.Decision` and each
+market's final state), in market id order, in the same transaction (docs/audit.md).
+
 Exactly once: a decided proposal returns its recorded decision to every later caller; two
 callers at once queue on the proposal's row lock (PostgreSQL) or the write lock (SQLite),
 and the decision's unique ``proposal_id`` settles any race that slipped past both.
@@ -57,13 +63,19 @@ from sqlalchemy.orm import Session
 from db.errors import ConflictError, FutarchyError, NotFoundError
 from db.session import Database
 from db.types import utcnow
+from market import audit_trail
 from market import repository as repo
 from market.assets import Asset
-from market.book import Book
+from market.audit_trail import Entry
+
+# re-exported: the averaging step moved to the pure `market.branch` and keeps its old name
+from market.branch import advance_market as advance_market
+from market.branch import asset_of, twap_list
+from market.branch import live_welfare as live_welfare
+from market.branch import state_of as state_of
 from market.decision import (
     DecisionRule,
     TwapState,
-    advance,
     average,
     commitment,
     initial_state,
@@ -71,9 +83,9 @@ from market.decision import (
 )
 from market.decision import decide as decide_rule
 from market.errors import InvalidMarketInput, MarketError
-from market.models import Market, MarketStatus, Proposal, ProposalStatus, as_int_list
+from market.models import Market, MarketStatus, Proposal, ProposalStatus
 from market.proposal_rule import iso_utc
-from market.proposals import asset_of, rule_of, settles_on_of, terms_hash
+from market.proposals import rule_of, settles_on_of, terms_hash
 from market.settlement_models import Decision
 
 log = logging.getLogger(__name__)
@@ -169,52 +181,6 @@ def terms_of_row(row: Any) -> MarketTerms:
         asset=_asset(row.asset_kind, row.lo, row.hi, row.bin_edges),
         margin=margin_multiple(rule, int(row.n_branches)),
     )
-
-
-def state_of(row: Any) -> TwapState | None:
-    """The averaging state stored on a market row (ORM object or Core row), or None."""
-    values = (
-        row.twap_observation,
-        row.twap_observed_at,
-        row.twap_cum_weighted,
-        row.twap_window_start,
-        row.twap_last_live,
-    )
-    if any(v is None for v in values):
-        return None
-    return TwapState(*(float(v) for v in values))
-
-
-def live_welfare(asset: Asset, q_micros: Sequence[int], b_micros: int) -> float:
-    """The expected welfare a market's prices imply now (welfare units)."""
-    return asset.expected_welfare(Book(tuple(as_int_list(q_micros)), int(b_micros)).prices())
-
-
-def advance_market(
-    rule: DecisionRule,
-    decides_at: float,
-    state: TwapState | None,
-    now: float,
-    live_before: float,
-    live_after: float,
-) -> TwapState:
-    """A market's averaging state moved to ``now``, with ``live_after`` in force from then.
-
-    A null state starts at ``now`` with ``live_before`` (`market.decision.initial_state`
-    opening at ``min(now, T)``: the value then in force counts back to the window start).
-    ``now`` earlier than the last update (clocks of two workers differ by a little) is
-    taken as the last update: time never runs backwards in the state.
-
-    Args:
-        rule: the proposal's decision rule.
-        decides_at: ``T``, seconds.
-        state: the stored state, or None.
-        now: seconds.
-        live_before, live_after: welfare units; the live value before and after the update.
-    """
-    if state is None:
-        state = initial_state(rule, min(now, decides_at), decides_at, live_before)
-    return advance(state, rule, max(now, state.observed_at), live_after)
 
 
 def _write_state(market: Market, state: TwapState) -> None:
@@ -342,6 +308,7 @@ def crank(
     else:
         markets = [m for m in repo.markets_of(session, [proposal_id]) if market_id in (None, m.id)]
     branches = []
+    cranked: dict[int, Entry] = {}
     t = at.timestamp()
     for market in sorted(markets, key=lambda m: m.branch_index):
         live = live_welfare(asset, market.q_micros, market.b_micros)
@@ -349,6 +316,8 @@ def crank(
         if advancing:
             state = advance_market(rule, decides_at.timestamp(), state, t, live, live)
             _write_state(market, state)
+            event = {"proposal_id": proposal_id, "live": live, "twap": twap_list(state)}
+            cranked[market.id] = ("crank", event)
         if state is None:  # a legacy market never traded nor cranked, read after the end
             state = initial_state(rule, decides_at.timestamp(), decides_at.timestamp(), live)
         branches.append(
@@ -363,6 +332,9 @@ def crank(
                 average=average(state, rule),
             )
         )
+    if cranked:
+        ordered = sorted((m for m in markets if m.id in cranked), key=lambda m: m.id)
+        audit_trail.append_to_markets(session, ordered, [cranked[m.id] for m in ordered], at)
     session.flush()
     return CrankResult(proposal_id, decides_at, at, advancing, tuple(branches))
 
@@ -442,12 +414,14 @@ def decide(
     asset = asset_of(proposal.asset_kind, proposal.lo, proposal.hi, proposal.bin_edges)
     t_decide = decides_at.timestamp()
     averaged: dict[int, float] = {}
+    states: list[TwapState] = []
     status_quo = len(markets) - 1
     for market in markets:
         market.status = MarketStatus.CLOSED.value  # trading stops before anything is read
         live = live_welfare(asset, market.q_micros, market.b_micros)
         state = advance_market(rule, t_decide, state_of(market), t_decide, live, live)
         _write_state(market, state)
+        states.append(state)
         averaged[market.branch_index] = average(state, rule)
         if market.is_status_quo:
             status_quo = market.branch_index
@@ -481,6 +455,16 @@ def decide(
             raise
         return first
     proposal.status = ProposalStatus.DECIDED.value
+    event = {
+        "proposal_id": proposal_id,
+        "markets": [m.id for m in markets],
+        "rule_hash": proposal.decision_rule_hash,
+        "seed_hex": seed.hex(),
+        "decided_by": caller_account_id,
+        "decision": outcome.to_dict(),
+        "twap": [twap_list(state) for state in states],
+    }
+    audit_trail.append_to_markets(session, markets, [("decision", event)] * len(markets), at)
     session.flush()
     return record
 

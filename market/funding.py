@@ -13,16 +13,26 @@ under the proposal's row lock, so settling never sums the ledger. Each operation
 balanced ledger posting (`market.ledger`), runs inside the caller's transaction and only
 flushes; a refusal raises before anything is written or inside the transaction that the
 caller then rolls back.
+
+Each change appends its audit event in the same transaction, after it was validated
+(docs/audit.md): ``cash.credit`` / ``cash.debit`` to the governance stream (its head is the
+last lock taken), ``split`` / ``merge`` to every branch's market stream, in market id order
+(the market rows are locked right after the proposal's, before any account row).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from db import audit
+from db.audit_chain import Head, market_of_stream
 from db.identity import get_account
+from db.types import utcnow
+from market import audit_trail
 from market import repository as repo
 from market.book import MAX_SHARES_MICROS, format_micros
 from market.decision import DecisionRule, margin_multiple
@@ -118,6 +128,7 @@ def credit(session: Session, account_id: int, amount_micros: int) -> int:
             Leg(Holder.ACCOUNT, amount, account_id=account_id),
         ],
     )
+    audit.record(session, "cash.credit", {"account": account_id, "amount_micros": amount})
     return balance
 
 
@@ -145,18 +156,17 @@ def debit(session: Session, account_id: int, amount_micros: int) -> int:
             Leg(Holder.OUTSIDE, amount),
         ],
     )
+    audit.record(session, "cash.debit", {"account": account_id, "amount_micros": amount})
     return balance
-
-
-def _market_ids(session: Session, proposal_id: int) -> list[int]:
-    return [m.id for m in repo.markets_of(session, [proposal_id])]
 
 
 def split(session: Session, account_id: int, proposal_id: int, amount_micros: int) -> Balances:
     """Turn ``a`` cash into ``a`` conditional cash in every branch of a proposal.
 
     ``cash −= a``; ``collateral += a``; ``branch_cash_j += a`` for every branch ``j``;
-    the account's ``stake += a``. Locks the proposal row first, then the account's rows.
+    the account's ``stake += a``; a ``split`` event in every branch's audit stream. Locks
+    the proposal row first, then its market rows in id order (`market.audit_trail`), then
+    the account's rows.
 
     Raises:
         UnknownProposal: no such proposal.
@@ -170,17 +180,21 @@ def split(session: Session, account_id: int, proposal_id: int, amount_micros: in
         raise MarketClosed(
             f"proposal {proposal_id} is {proposal.status}: cash can no longer be split into it"
         )
+    heads = audit_trail.lock_heads(session, proposal_id)
+    market_ids = [_market_of(h) for h in heads]
     if repo.take_cash(session, account_id, amount) is None:
         raise InsufficientFunds(
             f"cannot split {format_micros(amount)}: only "
             f"{format_micros(repo.cash_of(session, account_id))} of cash is available"
         )
-    _add_collateral(session, proposal_id, amount)
-    market_ids = _market_ids(session, proposal_id)
+    collateral = _add_collateral(session, proposal_id, amount)
     repo.add_branch_cash_everywhere(session, account_id, proposal_id, market_ids, amount)
-    repo.add_stake(session, account_id, proposal_id, amount)
+    stake = repo.add_stake(session, account_id, proposal_id, amount)
     post(session, OperationKind.SPLIT, _split_legs(account_id, proposal_id, market_ids, amount))
-    return balances(session, account_id, proposal_id)
+    after = balances(session, account_id, proposal_id)
+    event = _move_event(proposal_id, account_id, amount, market_ids, after, stake, collateral)
+    audit_trail.append(session, heads, ("split", event), utcnow())
+    return after
 
 
 def merge(session: Session, account_id: int, proposal_id: int, amount_micros: int) -> Balances:
@@ -188,7 +202,8 @@ def merge(session: Session, account_id: int, proposal_id: int, amount_micros: in
 
     ``branch_cash_j −= a`` for every branch ``j``; ``collateral −= a``; ``cash += a``; the
     account's ``stake −= a`` (it goes negative when trading gains let the account merge out
-    more than it split in).
+    more than it split in); a ``merge`` event in every branch's audit stream. Locks as
+    `split` does.
 
     Raises:
         UnknownProposal: no such proposal.
@@ -204,7 +219,8 @@ def merge(session: Session, account_id: int, proposal_id: int, amount_micros: in
             f"proposal {proposal_id} is {proposal.status}: its conditional cash can no longer "
             "be merged"
         )
-    market_ids = _market_ids(session, proposal_id)
+    heads = audit_trail.lock_heads(session, proposal_id)
+    market_ids = [_market_of(h) for h in heads]
     held = {b.market_id: b for b in balances(session, account_id, proposal_id).branches}
     for index, market_id in enumerate(market_ids):
         have = held[market_id].cash_micros if market_id in held else 0
@@ -230,19 +246,52 @@ def merge(session: Session, account_id: int, proposal_id: int, amount_micros: in
     if repo.take_branch_cash_everywhere(session, account_id, proposal_id, amount) != len(
         market_ids
     ):
-        # a concurrent trade spent some branch cash after the check above
+        # a branch no longer holds the amount (the market locks above keep trades out, so
+        # this is a backstop)
         raise InsufficientFunds(
             f"cannot merge {format_micros(amount)}: a branch no longer holds that much "
             "conditional cash; check your balances and try again"
         )
-    _add_collateral(session, proposal_id, -amount)
-    repo.add_stake(session, account_id, proposal_id, -amount)
+    collateral = _add_collateral(session, proposal_id, -amount)
+    stake = repo.add_stake(session, account_id, proposal_id, -amount)
     legs = [
         Leg(leg.holder, -leg.amount_micros, leg.market_id, leg.account_id, leg.proposal_id)
         for leg in _split_legs(account_id, proposal_id, market_ids, amount)
     ]
     post(session, OperationKind.MERGE, legs)
-    return balances(session, account_id, proposal_id)
+    after = balances(session, account_id, proposal_id)
+    event = _move_event(proposal_id, account_id, amount, market_ids, after, stake, collateral)
+    audit_trail.append(session, heads, ("merge", event), utcnow())
+    return after
+
+
+def _market_of(head: Head) -> int:
+    market_id = market_of_stream(head.stream)
+    assert market_id is not None  # lock_heads names market streams only
+    return market_id
+
+
+def _move_event(
+    proposal_id: int,
+    account_id: int,
+    amount: int,
+    market_ids: list[int],
+    after: Balances,
+    stake: int,
+    collateral: int,
+) -> dict[str, Any]:
+    """The ``data`` of a ``split`` or ``merge`` event (docs/audit.md, "Market streams"): the
+    same in every branch's stream."""
+    cash = {b.market_id: b.cash_micros for b in after.branches}
+    return {
+        "proposal_id": proposal_id,
+        "account": account_id,
+        "amount_micros": amount,
+        "markets": market_ids,
+        "branch_cash_micros": [cash.get(m, 0) for m in market_ids],
+        "stake_micros": stake,
+        "collateral_micros": collateral,
+    }
 
 
 def _rule_of(proposal: Proposal) -> DecisionRule | None:
@@ -250,11 +299,15 @@ def _rule_of(proposal: Proposal) -> DecisionRule | None:
     return None if not proposal.decision_rule else DecisionRule.from_dict(proposal.decision_rule)
 
 
-def _add_collateral(session: Session, proposal_id: int, amount_micros: int) -> None:
-    session.execute(
-        update(repo.PROPOSAL)
-        .where(repo.PROPOSAL.c.id == proposal_id)
-        .values(collateral_micros=repo.PROPOSAL.c.collateral_micros + amount_micros)
+def _add_collateral(session: Session, proposal_id: int, amount_micros: int) -> int:
+    """Add to the proposal's collateral (its row is locked); returns the new collateral."""
+    return int(
+        session.execute(
+            update(repo.PROPOSAL)
+            .where(repo.PROPOSAL.c.id == proposal_id)
+            .values(collateral_micros=repo.PROPOSAL.c.collateral_micros + amount_micros)
+            .returning(repo.PROPOSAL.c.collateral_micros)
+        ).scalar_one()
     )
 
 

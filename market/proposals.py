@@ -18,6 +18,11 @@ Creating a proposal (lifecycle step 2 of the design):
        cash:        sponsor −F, collateral +F
        branch j:    collateral −F, maker_j +F        (for every branch j)
 
+5. the audit log records it: ``market.opened`` in each new market's stream, then
+   ``proposal.created`` in the governance stream (the terms, the rule document and its
+   hash, the seed's commitment, the subsidy and sponsor, the branches and market ids).
+   Closing a proposal appends ``proposal.closed`` to every branch's stream.
+
 So right after creation, for every branch, ``Σ traders' branch cash + maker cash = F =
 collateral``, which `market.conservation` checks at any later time (splits and merges
 move both sides equally, trades move cash between a trader and the maker).
@@ -49,18 +54,21 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from db import canonical
+from db import audit, canonical
+from db.audit_chain import GENESIS, iso_instant, market_of_stream
 from db.identity import get_account
 from db.types import utcnow
+from market import audit_trail
 from market import repository as repo
-from market.assets import Asset, BinnedAsset, ScalarAsset
-from market.book import Book, format_micros
+from market.assets import BinnedAsset, ScalarAsset
+from market.book import format_micros
+from market.branch import asset_of as asset_of  # re-exported: callers read the asset here
+from market.branch import liquidity_micros, opening_state, state_of, twap_list
 from market.decision import (
     MAX_SEED_BYTES,
     MIN_SEED_BYTES,
@@ -68,7 +76,6 @@ from market.decision import (
     DecisionRule,
     InvalidDecisionRule,
     commitment,
-    initial_state,
     new_seed,
 )
 from market.errors import (
@@ -83,10 +90,8 @@ from market.metric_binding import bind_metric, bounds_for
 from market.models import AssetKind, Market, MarketStatus, Proposal, ProposalStatus
 from market.proposal_rule import (
     DEFAULT_INTERVAL_SECONDS,
-    SettlesOn,
     default_rule,
     rule_document,
-    rule_hash,
 )
 from welfare.errors import WelfareError
 from welfare.metric_service import definition_of, get_version
@@ -459,31 +464,27 @@ def _settles_on(given: SettlesOnSpec | None) -> tuple[str | None, str | None, da
 
 
 def _liquidity(n_outcomes: int, n_branches: int, subsidy: int, rule: DecisionRule) -> int:
-    """``b = ⌊F / ln n⌋``, or ``⌊⌊F · d_min⌋ / ln n⌋`` with ipw exploration (module docstring).
+    """``b = ⌊F / ln n⌋``, or ``⌊⌊F · d_min⌋ / ln n⌋`` with ipw exploration
+    (`market.branch.liquidity_micros`).
 
     Raises:
         InvalidProposal: the (discounted) subsidy is too small to give ``b ≥ 1`` micro-unit.
     """
-    funded = subsidy
-    if rule.exploration_mode == "ipw":
-        d_min = Fraction(rule.epsilon) / n_branches
-        funded = math.floor(subsidy * d_min)
-        if funded < 1:
-            raise InvalidProposal(
-                f"the subsidy {format_micros(subsidy)} is too small for ipw exploration: "
-                f"liquidity is funded by F · ε / (K + 1) = {format_micros(funded)}"
-            )
-    try:
-        return Book.from_subsidy(n_outcomes, funded).b_micros
-    except InvalidMarketInput as exc:
-        raise InvalidProposal(str(exc).rstrip(".")) from None
+    return liquidity_micros(n_outcomes, n_branches, subsidy, rule)
 
 
-def asset_of(asset_kind: str, lo: float, hi: float, bin_edges: Sequence[float] | None) -> Asset:
-    """The welfare asset a proposal's markets trade (reads prices into expected welfare)."""
-    if asset_kind == AssetKind.BINNED and bin_edges is not None:
-        return BinnedAsset(tuple(float(e) for e in bin_edges))
-    return ScalarAsset(lo, hi)
+def terms_document(
+    rule: DecisionRule,
+    decides_at: datetime,
+    seed_commitment: str,
+    settles_on: SettlesOnTerms | None,
+) -> dict[str, Any]:
+    """The rule document of a proposal (`market.proposal_rule`), whose ``settles_on`` is
+    `SettlesOnTerms.to_dict` (null cut-off allowed) or null."""
+    document = rule_document(rule, decides_at, seed_commitment, None)
+    if settles_on is not None:
+        document["settles_on"] = settles_on.to_dict()
+    return document
 
 
 def terms_hash(
@@ -492,16 +493,9 @@ def terms_hash(
     seed_commitment: str,
     settles_on: SettlesOnTerms | None,
 ) -> str:
-    """The rule hash of a proposal: SHA-256 of the canonical JSON of the rule document
-    (`market.proposal_rule`), whose ``settles_on`` is `SettlesOnTerms.to_dict` (null
-    cut-off allowed) or null. With a cut-off it is exactly `market.proposal_rule.rule_hash`."""
-    if settles_on is not None and settles_on.cutoff is not None:
-        full = SettlesOn(settles_on.entity, settles_on.period, settles_on.cutoff)
-        return rule_hash(rule, decides_at, seed_commitment, full)
-    document = rule_document(rule, decides_at, seed_commitment, None)
-    if settles_on is not None:
-        document["settles_on"] = settles_on.to_dict()
-    return canonical.digest(document)
+    """The rule hash of a proposal: SHA-256 of the canonical JSON of `terms_document`. With a
+    cut-off it is exactly `market.proposal_rule.rule_hash` (the same document)."""
+    return canonical.digest(terms_document(rule, decides_at, seed_commitment, settles_on))
 
 
 def settles_on_of(proposal: Proposal) -> SettlesOnTerms | None:
@@ -658,13 +652,9 @@ def create_proposal(
     session.add(proposal)
     session.flush()
     n_branches = len(checked.branch_names)
-    n_outcomes = len(checked.outcomes)
-    opening = asset_of(checked.asset_kind, checked.lo, checked.hi, checked.bin_edges)
-    twap = initial_state(
-        checked.rule,
-        spec.opens_at.timestamp(),
-        checked.decides_at.timestamp(),
-        opening.expected_welfare([1.0 / n_outcomes] * n_outcomes),
+    asset = asset_of(checked.asset_kind, checked.lo, checked.hi, checked.bin_edges)
+    twap = opening_state(
+        checked.rule, asset, spec.opens_at.timestamp(), checked.decides_at.timestamp()
     )
     markets = [
         Market(
@@ -687,6 +677,8 @@ def create_proposal(
             twap_cum_weighted=twap.cum_weighted,
             twap_window_start=twap.window_start,
             twap_last_live=twap.last_live,
+            audit_seq=0,
+            audit_hash=GENESIS,
         )
         for j, name in enumerate(checked.branch_names)
     ]
@@ -700,7 +692,81 @@ def create_proposal(
         legs.append(Leg(Holder.COLLATERAL, -subsidy, market.id, proposal_id=proposal.id))
         legs.append(Leg(Holder.MAKER, subsidy, market.id, proposal_id=proposal.id))
     post(session, OperationKind.SUBSIDY, legs)
+    document = terms_document(checked.rule, checked.decides_at, committed, settles_on)
+    _record_creation(session, proposal, markets, document, at)
     return proposal
+
+
+def _asset_data(proposal: Proposal) -> dict[str, Any]:
+    """The welfare asset as audit data: ``{"kind", "lo", "hi", "bin_edges"}``."""
+    return {
+        "kind": proposal.asset_kind,
+        "lo": float(proposal.lo),
+        "hi": float(proposal.hi),
+        "bin_edges": None if proposal.bin_edges is None else [float(e) for e in proposal.bin_edges],
+    }
+
+
+def _record_creation(
+    session: Session,
+    proposal: Proposal,
+    markets: list[Market],
+    document: dict[str, Any],
+    at: datetime,
+) -> None:
+    """Append ``market.opened`` to each new market's stream, then ``proposal.created`` to the
+    governance stream (its head is the last lock), with the data of docs/audit.md."""
+    asset = _asset_data(proposal)
+    times = {
+        "opens_at": iso_instant(proposal.opens_at),
+        "closes_at": iso_instant(proposal.closes_at),
+        "decides_at": None if proposal.decides_at is None else iso_instant(proposal.decides_at),
+    }
+    opened = [
+        (
+            "market.opened",
+            {
+                "proposal_id": proposal.id,
+                "branch_index": m.branch_index,
+                "branch": m.branch_name,
+                "status_quo": m.is_status_quo,
+                "asset": asset,
+                "outcomes": list(m.outcomes),
+                "b_micros": m.b_micros,
+                "subsidy_micros": m.subsidy_micros,
+                "q_micros": list(m.q_micros),
+                "maker_cash_micros": m.maker_cash_micros,
+                "rule_hash": proposal.decision_rule_hash,
+                **times,
+                "twap": twap_list(state_of(m)),
+            },
+        )
+        for m in markets
+    ]
+    audit_trail.append_to_markets(session, markets, opened, at)
+    session.flush()
+    audit.record(
+        session,
+        "proposal.created",
+        {
+            "proposal_id": proposal.id,
+            "title": proposal.title,
+            "description": proposal.description,
+            "sponsor": proposal.sponsor_account_id,
+            "subsidy_micros": proposal.subsidy_micros,
+            "metric_version_id": proposal.metric_version_id,
+            "asset": asset,
+            "outcomes": list(markets[0].outcomes),
+            "branches": [m.branch_name for m in markets],
+            "markets": [m.id for m in markets],
+            "b_micros": markets[0].b_micros,
+            "opens_at": times["opens_at"],
+            "closes_at": times["closes_at"],
+            "terms": document,
+            "rule_hash": proposal.decision_rule_hash,
+        },
+        at=at,
+    )
 
 
 def get_proposal(session: Session, proposal_id: int) -> Proposal:
@@ -720,9 +786,11 @@ def markets_of(session: Session, proposal_id: int) -> list[Market]:
 def close_proposal(session: Session, proposal_id: int) -> Proposal:
     """Stop trading on a proposal now: the proposal and all its markets become closed.
 
-    Locks the proposal row, then its market rows (the global locking order), so a trade
-    in flight finishes first and every later trade sees the market closed. Closing a
-    closed proposal changes nothing. Merges remain allowed until settlement; splits stop.
+    Locks the proposal row, then its market rows in id order (the global locking order),
+    so a trade in flight finishes first and every later trade sees the market closed;
+    appends ``proposal.closed`` to every branch's audit stream. Closing a closed proposal
+    changes nothing (and appends nothing). Merges remain allowed until settlement; splits
+    stop.
 
     Raises:
         UnknownProposal: there is none.
@@ -736,12 +804,20 @@ def close_proposal(session: Session, proposal_id: int) -> Proposal:
         )
     if proposal.status == ProposalStatus.CLOSED:
         return proposal
+    heads = audit_trail.lock_heads(session, proposal_id)
     proposal.status = ProposalStatus.CLOSED.value
     # an ORM-enabled UPDATE also refreshes market objects already loaded in this session
     session.execute(
         update(Market)
         .where(Market.proposal_id == proposal_id)
         .values(status=MarketStatus.CLOSED.value)
+    )
+    markets = [market_of_stream(h.stream) for h in heads]
+    audit_trail.append(
+        session,
+        heads,
+        ("proposal.closed", {"proposal_id": proposal_id, "markets": markets}),
+        utcnow(),
     )
     session.flush()
     return proposal

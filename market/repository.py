@@ -23,6 +23,7 @@ from sqlalchemy import Double, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from db.audit_chain import Head
 from db.paging import MAX_PAGE
 from db.prepared import prepared
 from market.decision import TwapState
@@ -214,10 +215,14 @@ def _market_for_trade() -> Any:
             MARKET.c.outcomes,
             MARKET.c.q_micros,
             MARKET.c.b_micros,
+            MARKET.c.maker_cash_micros,
+            MARKET.c.trade_count,
             MARKET.c.status,
             MARKET.c.opens_at,
             MARKET.c.closes_at,
             *(MARKET.c[name] for name in TWAP_COLUMNS),
+            MARKET.c.audit_seq,
+            MARKET.c.audit_hash,
             PROPOSAL.c.asset_kind,
             PROPOSAL.c.lo,
             PROPOSAL.c.hi,
@@ -235,8 +240,10 @@ def _market_for_trade() -> Any:
 def lock_market_for_trade(session: Session, market_id: int) -> Any:
     """The columns a trade needs, with the market row locked (``FOR NO KEY UPDATE OF market``).
 
-    Besides the market's own columns and its averaging state (``twap_*``), the row carries
-    what the trade needs of its proposal, read by a join in the same statement: the asset
+    Besides the market's own columns (with its maker cash and trade count before the trade),
+    its averaging state (``twap_*``) and the head of its audit stream (``audit_seq``,
+    ``audit_hash``: the trade's event is sealed from it, `market.audit_trail`), the row
+    carries what the trade needs of its proposal, read by a join in the same statement: the asset
     (``asset_kind``, ``lo``, ``hi``, ``bin_edges``), the decision rule, its hash and
     ``decides_at``, and ``n_branches``. These never change after creation. The proposal row
     is read, never locked (``OF market``): a trade must not wait for, or block, a split,
@@ -285,23 +292,34 @@ def record_trade_on_market(
     market_id: int,
     q_after: Sequence[int],
     cash_micros: int,
-    twap: TwapState | None = None,
+    twap: TwapState | None,
+    head: Head,
 ) -> None:
     """Set the market's ``q``, add the trade's cash to the maker, count the trade and, in
-    the same UPDATE, store the advanced averaging state ``twap`` (None: leave it as is)."""
+    the same UPDATE, store the advanced averaging state ``twap`` (None: leave it as is) and
+    move the market's audit stream head to ``head`` (the trade's event, sealed from the
+    head `lock_market_for_trade` read)."""
 
     def build() -> Any:
         values: dict[str, Any] = {
             "q_micros": bindparam("m_q", type_=MARKET.c.q_micros.type),
             "maker_cash_micros": MARKET.c.maker_cash_micros + bindparam("m_cash"),
             "trade_count": MARKET.c.trade_count + 1,
+            "audit_seq": bindparam("m_audit_seq"),
+            "audit_hash": bindparam("m_audit_hash"),
         }
         if twap is not None:
             values |= {name: bindparam(f"m_{name}", type_=Double()) for name in TWAP_COLUMNS}
         return update(MARKET).where(MARKET.c.id == bindparam("m_id")).values(values)
 
     stmt = prepared(("record_trade_on_market", twap is not None), build)
-    params: dict[str, Any] = {"m_id": market_id, "m_q": list(q_after), "m_cash": cash_micros}
+    params: dict[str, Any] = {
+        "m_id": market_id,
+        "m_q": list(q_after),
+        "m_cash": cash_micros,
+        "m_audit_seq": head.seq,
+        "m_audit_hash": head.hash,
+    }
     if twap is not None:
         params |= _twap_params(twap)
     session.execute(stmt, params)

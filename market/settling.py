@@ -29,7 +29,9 @@ the ledger; compute the plan (pure); insert the `Settlement` row (the claim: its
 ``proposal_id`` decides a race); credit every trader's and the sponsor's cash; insert one
 `Payout` per trader; post one balanced ledger operation; zero every branch cash, position
 and maker cash of the proposal and its collateral; set the statuses (proposal ``settled``,
-the executed market ``settled``, the others ``void``; or everything ``unwound``). An
+the executed market ``settled``, the others ``void``; or everything ``unwound``); append
+one ``settlement`` event to every branch's audit stream, in market id order (the ending,
+the measurement or void motion, every payout and the sponsor's: docs/audit.md). An
 exception anywhere rolls the whole transaction back, so an interrupted settlement rerun
 gives exactly the result of one clean run.
 
@@ -67,6 +69,7 @@ from sqlalchemy.orm import Session
 from db.errors import ConflictError, NotFoundError
 from db.paging import DEFAULT_PAGE, MAX_PAGE
 from db.types import utcnow
+from market import audit_trail
 from market import repository as repo
 from market.assets import BinnedAsset, ScalarAsset
 from market.book import Book, format_micros
@@ -146,6 +149,7 @@ class _Ending:
     executed_index: int | None = None
     measurement: Measurement | None = None
     probability: Fraction | None = None
+    void_motion_id: int | None = None
 
 
 def _measurement_for(session: Session, proposal: Proposal) -> Measurement:
@@ -196,7 +200,11 @@ def _ending(session: Session, proposal: Proposal) -> _Ending:
     pid = proposal.id
     motion_id = void_motion_of(session, pid)
     if motion_id is not None:
-        return _Ending(Outcome.UNWOUND, f"declared unmeasurable by council motion {motion_id}")
+        return _Ending(
+            Outcome.UNWOUND,
+            f"declared unmeasurable by council motion {motion_id}",
+            void_motion_id=motion_id,
+        )
     if proposal.status in _BEFORE_DECISION:
         when = "" if proposal.decides_at is None else f", due at {proposal.decides_at.isoformat()}"
         raise CannotSettleYet(
@@ -499,6 +507,7 @@ def _finish(
     kind = OperationKind.SETTLE if plan.outcome is Outcome.SETTLED else OperationKind.UNWIND
     post(session, kind, _legs(proposal, markets, executed, holdings, plan))
     _zero_holdings(session, proposal.id, [m.id for m in markets])
+    event = _settlement_event(proposal, markets, ending, plan)
     for m in markets:
         m.maker_cash_micros = 0
         if executed is None:
@@ -507,8 +516,41 @@ def _finish(
             m.status = (MarketStatus.SETTLED if m is executed else MarketStatus.VOID).value
     proposal.collateral_micros = 0
     proposal.status = plan.outcome.value
+    audit_trail.append_to_markets(session, markets, [("settlement", event)] * len(markets), at)
     session.flush()
     return row
+
+
+def _settlement_event(
+    proposal: Proposal, markets: Sequence[Market], ending: _Ending, plan: SettlementPlan
+) -> dict[str, Any]:
+    """The ``data`` of a ``settlement`` event (docs/audit.md, "Market streams"), the same in
+    every branch's stream; read before the markets are emptied."""
+    measurement = ending.measurement
+    return {
+        "proposal_id": proposal.id,
+        "markets": [m.id for m in markets],
+        "kind": plan.outcome.value,
+        "void_motion_id": ending.void_motion_id,
+        "measurement_id": None if measurement is None else measurement.id,
+        "welfare_value": None if measurement is None else float(measurement.value),
+        "executed_index": ending.executed_index if plan.outcome is Outcome.SETTLED else None,
+        "probability": None if ending.probability is None else float(ending.probability),
+        "collateral_micros": plan.collateral_micros,
+        "maker_cash_micros": [m.maker_cash_micros for m in markets],
+        "payouts": [
+            {
+                "account": p.account_id,
+                "deposit_micros": p.deposit_micros,
+                "value_micros": p.value_micros,
+                "paid_micros": p.paid_micros,
+            }
+            for p in plan.payouts
+        ],
+        "paid_micros": plan.traders_micros,
+        "sponsor": proposal.sponsor_account_id,
+        "sponsor_paid_micros": plan.sponsor_micros,
+    }
 
 
 # --- what is due ---------------------------------------------------------------------------

@@ -12,23 +12,30 @@ A trade in branch ``j`` pays with, and is paid in, branch ``j``'s conditional ca
 `execute` runs, inside the caller's transaction, in this order (a handful of round trips,
 none of which reads past trades, so a trade costs the same after a million trades)::
 
-    1. SELECT market.…, proposal's terms FROM market JOIN proposal WHERE id = :m
-           FOR NO KEY UPDATE OF market                      lock the market row first
+    1. SELECT market.…, its audit head, proposal's terms FROM market JOIN proposal
+           WHERE id = :m FOR NO KEY UPDATE OF market        lock the market row first
     2. buy:  UPDATE branch_cash SET cash = cash − c, spent = spent + c
                  WHERE … AND cash >= c [AND cash − c >= M · (spent + c)] RETURNING cash
        sell: UPDATE position SET shares = shares − s WHERE … AND shares >= s RETURNING shares
     3. buy:  INSERT … ON CONFLICT DO UPDATE position (+s) RETURNING shares
        sell: INSERT … ON CONFLICT DO UPDATE branch_cash (cash + p, spent − p) RETURNING cash
-    4. UPDATE market SET q = :q_after, maker_cash = maker_cash + c, trade_count + 1,
-           twap_* = the averaging state advanced to now
-    5. INSERT trade (with the prices after it: the price history)
-    6. INSERT ledger entries (branch j: account −c, maker +c)
+    4. INSERT trade (with the prices after it: the price history) RETURNING id
+    5. UPDATE market SET q = :q_after, maker_cash = maker_cash + c, trade_count + 1,
+           twap_* = the averaging state advanced to now,
+           audit_seq, audit_hash = the head after the trade's event
+    6. INSERT audit_event (the ``trade`` event, sealed from the head read in step 1)
+    7. INSERT ledger entries (branch j: account −c, maker +c)
 
 Step 1 reads the proposal's immutable terms (asset, decision rule, ``decides_at``, the
-number of branches) by a join, without locking the proposal row. Step 4 advances the
-branch's capped time-weighted average in the same UPDATE (`market.deciding`): the state
-from step 1 moved to the trade's time with the expected welfare after the trade, computed
-in Python in O(1). With ipw exploration (``ε > 0``) step 2 also holds the margin
+number of branches) by a join, without locking the proposal row. Step 5 advances the
+branch's capped time-weighted average in the same UPDATE (`market.branch.after_trade`):
+the state from step 1 moved to the trade's time with the expected welfare after the trade,
+computed in Python in O(1). Steps 1, 5 and 6 keep the market's audit stream
+(`market.audit_trail`, docs/audit.md): the ``trade`` event carries the order and
+everything the trade stored (``q``, prices, maker cash and trade count after, the trader's
+branch cash and position after, the averaging state), so a verifier requotes it.
+
+With ipw exploration (``ε > 0``) step 2 also holds the margin
 ``cash_after ≥ M · spent_after``, ``M = (K + 1)/ε − 1`` (`market.decision.margin_multiple`),
 else the buy is refused with `market.errors.InsufficientMargin`.
 
@@ -46,8 +53,9 @@ proposal, market, then account rows.
 Invariants kept (checked by `market.conservation`): ``q`` equals the sum of the market's
 trades' share deltas and of all positions; each account's ``spent`` in a branch equals the
 sum of its trades' cash there; ``maker cash = F + Σ trade cash ≥ F − b ln n``;
-no balance is ever negative; every TRADE ledger operation sums to zero. Step 6 is one or
-two INSERTs (`market.ledger.post`), so a trade is six or seven statements in all.
+no balance is ever negative; every TRADE ledger operation sums to zero. Step 7 is one
+INSERT (`market.ledger.post`; none for a sale that pays nothing), so a trade is seven
+statements in all.
 """
 
 from __future__ import annotations
@@ -61,7 +69,9 @@ from typing import Any, NoReturn
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from db.audit import insert_events
 from db.types import utcnow
+from market import audit_trail
 from market import repository as repo
 from market.book import (
     MICROS,
@@ -73,12 +83,8 @@ from market.book import (
     quote_sell,
     quote_spend,
 )
-from market.deciding import (
-    MarketTerms,
-    advance_market,
-    state_of,
-    terms_of_row,
-)
+from market.branch import after_trade, state_of, twap_list
+from market.deciding import MarketTerms, terms_of_row
 from market.decision import TwapState
 from market.errors import (
     InsufficientFunds,
@@ -316,13 +322,7 @@ def execute(
         branch_cash = repo.add_branch_cash(
             session, account_id, market_id, proposal_id, tq.cash_micros
         )
-    repo.record_trade_on_market(
-        session, market_id, q.q_after_micros, q.cash_micros, _averaged(row, terms, tq, at)
-    )
-    # a Market object this session loaded earlier now shows old values: expire it (no I/O)
-    loaded = session.identity_map.get(identity_key(Market, market_id))
-    if loaded is not None:
-        session.expire(loaded)
+    twap = _averaged(row, terms, tq, at)
     trade_id = repo.insert_trade(
         session,
         {
@@ -335,6 +335,29 @@ def execute(
             "created_at": at,
         },
     )
+    event = audit_trail.seal_trade(
+        row,
+        trade_event(
+            trade_id=trade_id,
+            account_id=account_id,
+            order=order,
+            quote=q,
+            branch_cash_after=branch_cash,
+            position_after=position,
+            maker_cash_after=int(row.maker_cash_micros) + q.cash_micros,
+            trade_count_after=int(row.trade_count) + 1,
+            twap=twap,
+        ),
+        at,
+    )
+    repo.record_trade_on_market(
+        session, market_id, q.q_after_micros, q.cash_micros, twap, event.head
+    )
+    insert_events(session, [event])
+    # a Market object this session loaded earlier now shows old values: expire it (no I/O)
+    loaded = session.identity_map.get(identity_key(Market, market_id))
+    if loaded is not None:
+        session.expire(loaded)
     # The legs name the market, not the proposal: a ledger row naming the proposal makes
     # PostgreSQL check that foreign key with FOR KEY SHARE on the proposal row, which a
     # concurrent split, merge or close holds FOR UPDATE while it waits for this trade's
@@ -354,6 +377,40 @@ def execute(
         position_after_micros=position,
         created_at=at,
     )
+
+
+def trade_event(
+    *,
+    trade_id: int,
+    account_id: int,
+    order: Order,
+    quote: Quote,
+    branch_cash_after: int,
+    position_after: int,
+    maker_cash_after: int,
+    trade_count_after: int,
+    twap: TwapState | None,
+) -> dict[str, Any]:
+    """The ``data`` of a ``trade`` event (docs/audit.md, "Market streams"): the order as
+    given (outcome, side, shares or spend) and everything the trade stored, so a verifier
+    requotes it from the book and compares."""
+    k = order.outcome
+    return {
+        "trade_id": trade_id,
+        "account": account_id,
+        "outcome": k,
+        "side": Side(order.side).value,
+        "spend_micros": order.spend_micros,
+        "shares_micros": quote.delta_micros[k],
+        "cash_micros": quote.cash_micros,
+        "q_micros": list(quote.q_after_micros),
+        "prices": list(quote.prices_after),
+        "maker_cash_micros": maker_cash_after,
+        "trade_count": trade_count_after,
+        "branch_cash_micros": branch_cash_after,
+        "position_micros": position_after,
+        "twap": twap_list(twap),
+    }
 
 
 def _refuse_buy(
@@ -383,10 +440,15 @@ def _averaged(row: Any, terms: MarketTerms, tq: TradeQuote, at: datetime) -> Twa
     """The market's averaging state after the trade (None: the proposal has no rule)."""
     if terms.rule is None or terms.decides_at is None:
         return None
-    after = terms.asset.expected_welfare(tq.prices_after)
-    state = state_of(row)
-    before = after if state is not None else terms.asset.expected_welfare(tq.prices_before)
-    return advance_market(terms.rule, terms.decides_at, state, at.timestamp(), before, after)
+    return after_trade(
+        terms.rule,
+        terms.decides_at,
+        terms.asset,
+        state_of(row),
+        at.timestamp(),
+        tq.prices_before,
+        tq.prices_after,
+    )
 
 
 def price_history(

@@ -45,23 +45,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("stream", name=op.f("pk_audit_head")),
     )
     op.bulk_insert(heads, [{"stream": "governance", "seq": 0, "hash": GENESIS}])
-    with op.batch_alter_table("market") as batch:
-        batch.add_column(
-            sa.Column("audit_seq", sa.BigInteger(), server_default=sa.text("0"), nullable=False)
-        )
-        batch.add_column(
-            sa.Column(
-                "audit_hash",
-                sa.String(length=64),
-                server_default=sa.text(f"'{GENESIS}'"),
-                nullable=False,
-            )
-        )
+    # plain ADD COLUMN with a constant default: SQLite adds it in place (a batch rebuild
+    # would drop and recreate ``market``, which the foreign keys to it refuse)
+    op.add_column(
+        "market",
+        sa.Column("audit_seq", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
+    )
+    op.add_column(
+        "market",
+        sa.Column(
+            "audit_hash",
+            sa.String(length=64),
+            server_default=sa.text(f"'{GENESIS}'"),
+            nullable=False,
+        ),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("market") as batch:
-        batch.drop_column("audit_hash")
-        batch.drop_column("audit_seq")
+    op.drop_column("market", "audit_hash")
+    op.drop_column("market", "audit_seq")
     op.drop_table("audit_head")
     op.drop_table("audit_event")

@@ -79,11 +79,19 @@ def test_an_intact_stream_checks_to_its_head() -> None:
     assert check(events, claimed=events[-1].head) == events[-1].head
 
 
-def first_fault(events: list[Event], bodies: list[str], claimed: Head | None = None) -> str:
+@pytest.fixture(params=["line", "link"])
+def method(request: pytest.FixtureRequest) -> str:
+    """Both checks: `ChainCheck.line` (every record parsed) and `ChainCheck.link` (links)."""
+    return str(request.param)
+
+
+def first_fault(
+    events: list[Event], bodies: list[str], claimed: Head | None = None, method: str = "line"
+) -> str:
     def run() -> None:
         chain = ChainCheck("market-12")
         for body in bodies:
-            chain.line(body)
+            getattr(chain, method)(body)
         chain.finish(claimed)
 
     with pytest.raises(AuditMismatch) as caught:
@@ -91,37 +99,37 @@ def first_fault(events: list[Event], bodies: list[str], claimed: Head | None = N
     return str(caught.value)
 
 
-def test_a_changed_amount_breaks_the_next_link() -> None:
+def test_a_changed_amount_breaks_the_next_link(method: str) -> None:
     events = stream_of(4)
     bodies = [e.body for e in events]
     bodies[1] = bodies[1].replace('"cash":2000', '"cash":2001')
-    assert first_fault(events, bodies) == (
+    assert first_fault(events, bodies, method=method) == (
         "market-12 #3: the link to the previous event is broken: prev is "
         f"'{events[1].hash}', the previous event's hash is "
         f"{hashlib.sha256(bodies[1].encode()).hexdigest()}"
     )
 
 
-def test_a_changed_last_event_fails_against_the_head() -> None:
+def test_a_changed_last_event_fails_against_the_head(method: str) -> None:
     events = stream_of(3)
     bodies = [e.body for e in events]
     bodies[2] = bodies[2].replace('"cash":3000', '"cash":3001')
-    message = first_fault(events, bodies, claimed=events[-1].head)
+    message = first_fault(events, bodies, claimed=events[-1].head, method=method)
     assert message.startswith("market-12: the stream ends at event 3 with hash ")
 
 
-def test_a_deleted_event_is_named() -> None:
+def test_a_deleted_event_is_named(method: str) -> None:
     events = stream_of(4)
     bodies = [e.body for i, e in enumerate(events) if i != 1]
-    assert first_fault(events, bodies).startswith(
+    assert first_fault(events, bodies, method=method).startswith(
         "market-12 #2: expected event 2 after event 1, found event 3"
     )
 
 
-def test_two_swapped_events_are_named() -> None:
+def test_two_swapped_events_are_named(method: str) -> None:
     events = stream_of(4)
     bodies = [events[0].body, events[2].body, events[1].body, events[3].body]
-    assert first_fault(events, bodies).startswith(
+    assert first_fault(events, bodies, method=method).startswith(
         "market-12 #2: expected event 2 after event 1, found event 3"
     )
 
@@ -174,3 +182,16 @@ def test_a_rewritten_history_fails_against_a_head_published_before() -> None:
 def test_a_stream_shorter_than_its_published_head_fails() -> None:
     with pytest.raises(AuditMismatch, match="#9: a head was published at event 9"):
         check_published("governance", Head("governance", 9, GENESIS), None)
+
+
+def test_the_links_only_check_reaches_the_same_head() -> None:
+    events = stream_of(5)
+    chain = ChainCheck("market-12")
+    for event in events:
+        chain.link(event.body, event.hash)
+    assert chain.finish(events[-1].head) == events[-1].head
+
+
+def test_the_links_only_check_refuses_what_is_not_an_audit_record() -> None:
+    with pytest.raises(AuditMismatch, match="#1: the record is not a canonical audit record"):
+        ChainCheck("market-12").link('{"seq":1}')
