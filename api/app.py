@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems
+from api import problems, web
 from api.auth import CallerCache
 from api.middleware import RequestEnvelope
 from api.openapi import contract
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     problems.install(app)
     for router in all_routers():
         app.include_router(router)
+    app.include_router(web.router)  # the pages, after the API (left out of the OpenAPI)
     app.openapi = lambda: contract(app)  # type: ignore[method-assign]
     app.add_middleware(RequestEnvelope, openapi=app.openapi)
     return app

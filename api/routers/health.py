@@ -1,17 +1,16 @@
-"""Liveness and readiness for load balancers and orchestrators, and the way in at ``/``.
+"""Liveness and readiness for load balancers and orchestrators.
 
 - ``GET /healthz``: the process answers (no database; cheap enough to poll every second).
 - ``GET /readyz``: the database answers a ``SELECT 1`` within the pool's timeout; 503 with a
   problem when it does not (the only 5xx the API gives on purpose: it is about the server,
   never about the request).
-- ``GET /``: redirects to the interactive docs until the web pages land.
 """
 
 from __future__ import annotations
 
 import anyio.to_thread
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,12 +26,6 @@ class Health(BaseModel):
     """The server's state."""
 
     status: str
-
-
-@router.get("/", include_in_schema=False)
-async def root() -> RedirectResponse:
-    """The docs, for now: a person opening the server's address lands somewhere useful."""
-    return RedirectResponse("/docs", status_code=307)
 
 
 @router.get("/healthz", operation_id="liveness")
