@@ -22,6 +22,7 @@ from api.web.routing import PageRoute
 from db import audit
 from db.audit_chain import market_of_stream
 from db.session import Database
+from market.audit_export import verify_database
 from market.audit_trail import market_heads
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -33,7 +34,11 @@ PAGE = 100
 def _read(database: Database, request: Request, after: int) -> tuple[Any, dict[str, Any]]:
     with database.read() as session:
         web = web_session.read_session(request, session)
-        return web, _context(session, after)
+        context = _context(session, after)
+    # the first page also shows the server's own verification of every stream
+    # (`market.audit_verify`: chains, motion results, decisions, settlements, balances)
+    context["verification"] = verify_database(database) if after == 0 else None
+    return web, context
 
 
 def _context(session: Session, after: int) -> dict[str, Any]:
@@ -52,6 +57,6 @@ async def audit_page(
     database: DatabaseDep,
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> HTMLResponse:
-    """Each stream's head."""
+    """Each stream's head and, on the first page, the result of verifying them all."""
     web, context = await anyio.to_thread.run_sync(_read, database, request, after)
     return page(request, "audit.j2", context, web=web, title="Audit log")

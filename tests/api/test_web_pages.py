@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from sqlalchemy import text as text_sql
 
 from api.money import format_amount
 from api.seed import DEMO_SUBSIDY
@@ -130,6 +131,22 @@ def test_metric_versions_show_their_definition_and_canonical_json(web: TestClien
     assert "gdpPercap" in text
     assert "This is the first version" in text
     assert "Canonical JSON (what is hashed)" in text
+
+
+def test_the_audit_page_shows_the_heads_and_the_servers_verification(
+    web: TestClient, seeded: Demo
+) -> None:
+    page = web.get("/web/audit")
+    text = text_of(page.text)
+    assert page.status_code == 200
+    assert "Everything agrees:" in text
+    assert "1 decisions and 1 settlements were recomputed" in text
+    assert "governance" in text
+    with seeded.database.write() as session:  # a balance edited behind the log's back
+        session.execute(text_sql("UPDATE cash_balance SET cash_micros = cash_micros + 1"))
+    tampered = text_of(web.get("/web/audit").text)
+    assert "The first record that disagrees:" in tampered
+    assert "Everything agrees" not in tampered
 
 
 def test_a_measurement_shows_its_breakdown(web: TestClient) -> None:
