@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ("hash only", hash_only),
             ("parse + hash", parse_and_hash),
             ("chain check", chain),
+            ("chain + every record parsed and checked", records),
         ):
             seconds = median(_timed(run, args.repeats))
             rows[name] = {"seconds": seconds, "events_per_second": events / seconds}
