@@ -1,35 +1,36 @@
-"""The micro-unit boundary of the LMSR: integer books, quotes and price limits.
+"""The micro-unit boundary of the LMSR: integer books, correctly rounded quotes, price limits.
 
 A `Book` is the state of one LMSR market maker in integers: shares outstanding per outcome
 in micro-shares (1e-6 of a share) and the liquidity ``b`` in micro-units of cash. A quote
-prices a trade with the float64 math of `market.lmsr` (in micro-units, since the LMSR is
-homogeneous in ``(q, δ, b)``) and converts the float cost ``c̃`` to an integer::
+prices a trade ``δ`` at the exact cost ``c = C(q + δ) − C(q)`` rounded to an integer in
+the maker's favour (`market.rounding`)::
 
-    cash_micros = ⌈c̃ + m⌉,   m = 1 + 2⁻⁴⁰ · ((n + 64) · b + Σ_i |δ_i|)
+    cash_micros = ⌈c⌉     (> 0: a charge the trader pays, rounded up;
+                           ≤ 0: proceeds the maker pays, −cash = ⌊−c⌋, rounded down)
 
-positive: the trader pays (a charge, rounded UP); negative: the maker pays (proceeds,
-rounded DOWN in magnitude); a pure sale never charges (its cash is capped at 0).
+exactly, at every ``b`` and state the bounds below admit: a float64 evaluation with a
+rigorous error bound decides almost every quote, and an exact `decimal` evaluation the few
+whose bound straddles a micro-unit. So a quote's cash is a pure function of the book and
+the order, which anyone can recompute. Consequences, each tested:
 
-Why the margin ``m``: rounding up the float ``c̃`` is not enough, because ``c̃`` may sit an
-ulp or so below the exact cost ``c``. The evaluation in `market.lmsr` never subtracts two
-large costs; its error is below ``(n + 750) · b · 2⁻⁵²`` plus a few ulps of ``Σ|δ|`` (the
-``n`` from summing exponentials, the 750 from ``exp`` of arguments down to −745, beyond
-which terms vanish). The relative part of ``m`` exceeds that bound by more than two orders
-of magnitude, and the extra whole micro-unit keeps the inequality safe even where the
-analysis were off by many ulps. Hence, for every quote::
+- maker's loss: over any sequence of trades from ``q⁰ = 0`` the cash collected is at
+  least ``C(q^T) − C(0) = C(q^T) − b ln n`` and resolution pays at most
+  ``max_i q^T_i ≤ C(q^T)`` (payouts round down too), so the realised loss is an integer
+  ``≤ b ln n``; `Book.from_subsidy` rounds ``b`` down so that ``b ln n ≤ F``;
+- round trips: buying shares and selling them back pays ``⌈c⌉`` and receives ``⌊c⌋``:
+  never a profit, and a loss of exactly one micro-unit unless ``c`` is an integer;
+- splitting: the pieces of a trade cost ``Σ ⌈cᵢ⌉ ≥ ⌈Σ cᵢ⌉``, at least the whole trade's
+  cash, and less than that plus the number of pieces;
+- spending: `quote_spend` buys exactly the largest number of micro-shares whose charge is
+  at most the spend; any spend of one micro-unit or more buys at least one micro-share
+  (its exact cost is below one micro-unit, as every price is below 1).
 
-    c ≤ cash_micros < c + 2m + 1                        (c: the exact real cost)
-
-which the tests check against a 60-digit `decimal` evaluation. Consequences:
-
-- maker's loss: summing over any sequence of trades from ``q⁰ = 0``, the cash collected
-  is at least ``C(q^T) − C(0) = C(q^T) − b ln n``, while resolution pays at most
-  ``max_i q^T_i ≤ C(q^T)`` (payouts also round down); so the realised loss is an integer
-  ``≤ b ln n`` after any number of trades, and `Book.from_subsidy` rounds ``b`` down so
-  that ``b ln n ≤ F``;
-- round trips: buying and then selling the same shares costs the trader at least 1 micro;
-- splitting: pieces cost at least the exact cost of the whole, hence at least
-  ``cash(whole) − 2m − 1``; and at most ``cash(whole) + Σ (2mᵢ + 1)``.
+Speed: a book carries a float state (`market.rounding.State`); a single-outcome quote
+reads it in O(1) and hands the state after the trade to the book `Book.apply` returns, so
+a quote-and-apply costs a few float operations whatever ``n`` (a book built from ``(q, b)``
+computes its state in O(n) at its first quote). A quote's prices, and ``delta_micros``,
+are computed when read, afresh from ``(q, b)``: deterministic too (on one platform: the
+last bit of a float price may differ between C libraries, a charge never does).
 
 Hard bounds: every ``|q_i|`` and ``|δ_i|`` stays within `MAX_SHARES_MICROS` (1e15
 micro-shares, a billion shares) and ``1 ≤ b ≤`` `MAX_B_MICROS`, so every integer converts
@@ -41,23 +42,46 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Context, Decimal
-from typing import TypeGuard
+from math import ceil, exp, expm1, log1p
+from typing import Any
 
-import numpy as np
-
+from market.checks import MICROS, check_amount, check_outcome, format_micros, is_int
 from market.errors import InvalidMarketInput, PriceLimitExceeded, StaleQuote
-from market.lmsr import (
-    NUMPY_FROM_OUTCOMES,
-    lse_state,
-    single_cost_from_state,
-    spend_inverse,
-    vector_cost_from_state,
+from market.lmsr import spend_inverse
+from market.rounding import (
+    D0_WINDOW,
+    HALF_WINDOW,
+    K_RHO,
+    K_WINDOW,
+    RHO_LIMIT,
+    S_HIGH,
+    S_LOW,
+    TWO_U,
+    Y_LOW,
+    Y_TINY,
+    State,
+    prices_of,
+    single_cash,
+    state_of,
+    vector_cash,
 )
 
-MICROS = 1_000_000
-"""Micro-units per unit: of cash (micros) and of shares (micro-shares)."""
+__all__ = [
+    "MAX_B_MICROS",
+    "MAX_SHARES_MICROS",
+    "MICROS",
+    "Book",
+    "Limit",
+    "Quote",
+    "format_micros",
+    "quote_buy",
+    "quote_sell",
+    "quote_spend",
+    "quote_trade",
+    "spend_shares",
+]
 
 MAX_SHARES_MICROS = 10**15
 """Hard bound on ``|q_i|`` and on ``|δ_i|`` of one trade, micro-shares (1e9 shares)."""
@@ -65,50 +89,7 @@ MAX_SHARES_MICROS = 10**15
 MAX_B_MICROS = 10**15
 """Hard bound on the liquidity ``b``, micro-units of cash."""
 
-_MARGIN_REL = 2.0**-40
 _DEC = Context(prec=60)
-
-_State = tuple[list[float], list[float], float]
-"""``(r, w, S)`` of `market.lmsr.lse_state` for a book: r_i = (q_i − max q)/b, w = e^r."""
-
-
-def _state_of(q: Sequence[int], b: int) -> _State:
-    if len(q) >= NUMPY_FROM_OUTCOMES:
-        arr = np.array(q, dtype=np.float64)
-        r = (arr - arr.max()) / b
-        w = np.exp(r)
-        return r.tolist(), w.tolist(), float(w.sum())
-    _, rl, wl, total = lse_state([float(x) for x in q], float(b))
-    return rl, wl, total
-
-
-def format_micros(micros: int) -> str:
-    """Micro-units as the shortest exact decimal string, as the API writes amounts:
-    ``5_124_949 → "5.124949"``, ``12_500_000 → "12.5"``, ``50_000_000 → "50"``."""
-    sign = "-" if micros < 0 else ""
-    whole, frac = divmod(abs(micros), MICROS)
-    if frac == 0:
-        return f"{sign}{whole}"
-    return f"{sign}{whole}.{frac:06d}".rstrip("0")
-
-
-def rounding_margin_micros(b_micros: int, n: int, traded_micros: int) -> float:
-    """The safety margin ``m = 1 + 2⁻⁴⁰ · ((n + 64) · b + Σ|δ|)`` added before rounding.
-
-    Args:
-        b_micros: liquidity, micro-units.
-        n: number of outcomes.
-        traded_micros: ``Σ_i |δ_i|`` of the trade, micro-shares.
-
-    Returns:
-        The margin in micro-units (a float slightly above 1 for ordinary markets); see the
-        module docstring for why it bounds the float error.
-    """
-    return 1.0 + _MARGIN_REL * ((n + 64) * b_micros + traded_micros)
-
-
-def _is_int(x: object) -> TypeGuard[int]:
-    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def _check_shares_bound(q_after: Sequence[int]) -> None:
@@ -120,9 +101,10 @@ def _check_shares_bound(q_after: Sequence[int]) -> None:
             )
 
 
-@dataclass(frozen=True)
 class Book:
-    """The state of one LMSR market maker, in integers.
+    """The state of one LMSR market maker, in integers; immutable.
+
+    ``Book(q_micros, b_micros)``:
 
     Attributes:
         q_micros: shares outstanding per outcome, micro-shares (at least two outcomes;
@@ -130,47 +112,41 @@ class Book:
             differences matter to the LMSR).
         b_micros: liquidity ``b``, micro-units of cash, ``1 ≤ b ≤ MAX_B_MICROS``.
 
-    The log-sum-exp state ``(r, e^r, Σ e^r)`` is computed once per book and handed from a
-    quote to the book it creates, so a binary quote-and-apply costs a few exponentials.
+    Two books are equal when their ``q_micros`` and ``b_micros`` are. The attributes are
+    read-only; the slots behind them (``_q``, ``_b`` and ``_state``, the float state a
+    quote handed on) are written only when a book is made.
     """
 
-    q_micros: tuple[int, ...]
-    b_micros: int
-    _lse: _State | None = field(default=None, init=False, repr=False, compare=False)
+    __slots__ = ("_b", "_q", "_state")
 
-    def __post_init__(self) -> None:
-        q = self.q_micros
+    _q: tuple[int, ...]
+    _b: int
+    _state: State | None
+
+    def __init__(self, q_micros: Sequence[int], b_micros: int) -> None:
+        q = q_micros
         if isinstance(q, str | bytes) or not isinstance(q, Sequence):
             raise InvalidMarketInput(f"q_micros must be a sequence of integers, got {q!r}.")
-        if not isinstance(q, tuple):
-            object.__setattr__(self, "q_micros", tuple(q))
-        if len(self.q_micros) < 2:
-            raise InvalidMarketInput(
-                f"A market needs at least two outcomes, got {len(self.q_micros)}."
-            )
-        for x in self.q_micros:
-            if not _is_int(x):
+        q = tuple(q)
+        if len(q) < 2:
+            raise InvalidMarketInput(f"A market needs at least two outcomes, got {len(q)}.")
+        for x in q:
+            if not is_int(x):
                 raise InvalidMarketInput(
                     f"Shares outstanding must be whole micro-shares (integers), got {x!r}."
                 )
-        _check_shares_bound(self.q_micros)
-        b = self.b_micros
-        if not _is_int(b):
+        _check_shares_bound(q)
+        b = b_micros
+        if not is_int(b):
             raise InvalidMarketInput(f"The liquidity b must be integer micro-units, got {b!r}.")
         if not 1 <= b <= MAX_B_MICROS:
             raise InvalidMarketInput(
                 f"The liquidity b must be between 0.000001 and {format_micros(MAX_B_MICROS)}, "
                 f"got {format_micros(b)}."
             )
-
-    @classmethod
-    def _trusted(cls, q: tuple[int, ...], b: int, lse: _State | None) -> Book:
-        """A book from values already validated by a quote (skips the O(n) checks)."""
-        book = object.__new__(cls)
-        object.__setattr__(book, "q_micros", q)
-        object.__setattr__(book, "b_micros", b)
-        object.__setattr__(book, "_lse", lse)
-        return book
+        self._q = q
+        self._b = b
+        self._state = None
 
     @classmethod
     def from_subsidy(cls, n: int, subsidy_micros: int) -> Book:
@@ -187,9 +163,9 @@ class Book:
             InvalidMarketInput: ``n < 2``, a non-positive subsidy, or one too small to give
                 ``b ≥ 1`` micro-unit (or so large that ``b`` exceeds `MAX_B_MICROS`).
         """
-        if not _is_int(n) or n < 2:
+        if not is_int(n) or n < 2:
             raise InvalidMarketInput(f"A market needs at least two outcomes, got {n!r}.")
-        if not _is_int(subsidy_micros) or subsidy_micros <= 0:
+        if not is_int(subsidy_micros) or subsidy_micros <= 0:
             raise InvalidMarketInput(
                 f"The subsidy must be a positive number of micro-units, got {subsidy_micros!r}."
             )
@@ -202,12 +178,40 @@ class Book:
             raise InvalidMarketInput(
                 f"A subsidy of {format_micros(subsidy_micros)} is too small for {n} outcomes."
             )
-        return cls(q_micros=(0,) * n, b_micros=b)
+        return cls((0,) * n, b)
+
+    # --- value semantics ---
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Book):
+            return self._q == other._q and self._b == other._b
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((Book, self._q, self._b))
+
+    def __repr__(self) -> str:
+        return f"Book(q_micros={self._q!r}, b_micros={self._b!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Book, (self._q, self._b)
+
+    # --- reading ---
+
+    @property
+    def q_micros(self) -> tuple[int, ...]:
+        """Shares outstanding per outcome, micro-shares."""
+        return self._q
+
+    @property
+    def b_micros(self) -> int:
+        """Liquidity ``b``, micro-units of cash."""
+        return self._b
 
     @property
     def n(self) -> int:
         """Number of outcomes."""
-        return len(self.q_micros)
+        return len(self._q)
 
     @property
     def max_loss_micros(self) -> int:
@@ -215,21 +219,21 @@ class Book:
 
         Realised losses are integers ``≤ b ln n``, hence ``≤`` this value.
         """
-        exact = _DEC.multiply(Decimal(self.b_micros), _DEC.ln(Decimal(self.n)))
+        exact = _DEC.multiply(Decimal(self._b), _DEC.ln(Decimal(len(self._q))))
         return int(exact.to_integral_value(rounding=ROUND_FLOOR))
 
-    def state(self) -> _State:
-        """The cached log-sum-exp state ``(r, w, S)`` (see `market.lmsr.lse_state`)."""
-        lse = self._lse
-        if lse is None:
-            lse = _state_of(self.q_micros, self.b_micros)
-            object.__setattr__(self, "_lse", lse)
-        return lse
+    def state(self) -> State:
+        """The float state ``(M, S̃, ρ, k₀)`` quotes start from (`market.rounding`): the one
+        a quote handed on, else computed afresh."""
+        state = self._state
+        return state_of(self._q, self._b) if state is None else state
 
     def prices(self) -> tuple[float, ...]:
-        """Instantaneous prices ``p_i = e^{q_i/b} / Σ_j e^{q_j/b}`` (probabilities, sum 1)."""
-        _, w, total = self.state()
-        return tuple([x / total for x in w])
+        """Instantaneous prices ``p_i = e^{q_i/b} / Σ_j e^{q_j/b}`` (probabilities, sum 1).
+
+        A deterministic function of ``(q, b)`` (`market.rounding.prices_of`).
+        """
+        return prices_of(self._q, self._b)
 
     def apply(self, quote: Quote) -> Book:
         """The book after the quoted trade.
@@ -238,19 +242,30 @@ class Book:
             StaleQuote: the quote was priced for a different state (another trade came
                 first, or another market); ask for a fresh quote.
         """
-        if quote.q_before_micros != self.q_micros or (
-            quote.b_micros is not None and quote.b_micros != self.b_micros
-        ):
+        if quote._book is self:  # priced on this very book: q_after is q + delta already
+            after = _make_book(Book)
+            after._q = quote._q_after
+            after._b = self._b
+            after._state = quote._state_after
+            return after
+        q = self._q
+        before = quote._q_before
+        if (before is not q and before != q) or (quote._b is not None and quote._b != self._b):
             raise StaleQuote(
                 "This quote was priced for a different state of the market; "
                 "the market has moved, ask for a fresh quote."
             )
-        if quote._lse_after is not None:
-            return Book._trusted(quote.q_after_micros, self.b_micros, quote._lse_after)
-        expected = tuple(a + d for a, d in zip(self.q_micros, quote.delta_micros, strict=False))
-        if len(quote.delta_micros) != self.n or expected != quote.q_after_micros:
-            raise StaleQuote("This quote is inconsistent: q_after is not q_before + delta.")
-        return Book(quote.q_after_micros, self.b_micros)
+        if quote._book is None:  # hand-built: check that q_after is q + delta
+            delta = quote.delta_micros
+            expected = tuple(a + d for a, d in zip(q, delta, strict=False))
+            if len(delta) != len(q) or expected != quote._q_after:
+                raise StaleQuote("This quote is inconsistent: q_after is not q_before + delta.")
+            return Book(quote._q_after, self._b)
+        after = _make_book(Book)
+        after._q = quote._q_after
+        after._b = self._b
+        after._state = quote._state_after
+        return after
 
 
 @dataclass(frozen=True)
@@ -280,38 +295,199 @@ class Limit:
             "min_proceeds_micros",
         ):
             value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value < 0):
+            if value is not None and (not is_int(value) or value < 0):
                 raise InvalidMarketInput(
                     f"The limit {name} must be a non-negative integer of micro-units, "
                     f"got {value!r}."
                 )
 
 
-@dataclass(frozen=True)
 class Quote:
     """A priced trade against one `Book` state; `Book.apply` turns it into the next book.
+
+    Immutable. Made by `quote_buy`, `quote_sell`, `quote_spend` and `quote_trade` (or, for
+    tests, ``Quote(outcome, delta_micros, cash_micros, q_before_micros, q_after_micros,
+    prices_before, prices_after, b_micros)``).
 
     Attributes:
         outcome: the outcome traded, or None for a vector trade over several outcomes.
         delta_micros: shares bought (+) / sold (−) per outcome, micro-shares.
-        cash_micros: > 0: the trader pays the maker (a charge, rounded up); < 0: the maker
-            pays the trader (proceeds, rounded down in magnitude).
+        cash_micros: ``⌈C(q_after) − C(q_before)⌉``: > 0: the trader pays the maker (a
+            charge, rounded up); ≤ 0: the maker pays the trader (proceeds, rounded down).
         q_before_micros: the book's shares outstanding the quote was priced for.
         q_after_micros: ``q_before + delta``.
-        prices_before: prices before the trade (probabilities).
-        prices_after: prices after the trade.
+        prices_before: prices before the trade (probabilities), computed when read.
+        prices_after: prices after the trade, computed when read.
         b_micros: the liquidity the quote was priced at (None only for hand-built quotes).
+
+    Two quotes are equal when all of these are.
     """
 
-    outcome: int | None
-    delta_micros: tuple[int, ...]
-    cash_micros: int
-    q_before_micros: tuple[int, ...]
-    q_after_micros: tuple[int, ...]
-    prices_before: tuple[float, ...]
-    prices_after: tuple[float, ...]
-    b_micros: int | None = None
-    _lse_after: _State | None = field(default=None, repr=False, compare=False)
+    # _shares: signed micro-shares of the outcome (None: a vector or hand-built quote);
+    # _book: the book it was priced on (None: hand-built); _state_after: the float state
+    # after the trade (None: compute afresh); _given: None, or (delta, prices_before,
+    # prices_after) as given (a price None: computed when read)
+    __slots__ = (
+        "_b",
+        "_book",
+        "_cash",
+        "_given",
+        "_outcome",
+        "_q_after",
+        "_q_before",
+        "_shares",
+        "_state_after",
+    )
+
+    _outcome: int | None
+    _shares: int | None
+    _cash: int
+    _q_before: tuple[int, ...]
+    _q_after: tuple[int, ...]
+    _b: int | None
+    _state_after: State | None
+    _book: Book | None
+    _given: tuple[tuple[int, ...], tuple[float, ...] | None, tuple[float, ...] | None] | None
+
+    def __init__(
+        self,
+        outcome: int | None,
+        delta_micros: Sequence[int],
+        cash_micros: int,
+        q_before_micros: Sequence[int],
+        q_after_micros: Sequence[int],
+        prices_before: Sequence[float] | None = None,
+        prices_after: Sequence[float] | None = None,
+        b_micros: int | None = None,
+    ) -> None:
+        if b_micros is None and (prices_before is None or prices_after is None):
+            raise InvalidMarketInput("A quote without b_micros needs its prices.")
+        self._outcome = outcome
+        self._shares = None
+        self._cash = cash_micros
+        self._q_before = tuple(q_before_micros)
+        self._q_after = tuple(q_after_micros)
+        self._b = b_micros
+        self._state_after = None
+        self._book = None
+        self._given = (
+            tuple(delta_micros),
+            None if prices_before is None else tuple(prices_before),
+            None if prices_after is None else tuple(prices_after),
+        )
+
+    @property
+    def outcome(self) -> int | None:
+        """The outcome traded (None: a vector trade)."""
+        return self._outcome
+
+    @property
+    def delta_micros(self) -> tuple[int, ...]:
+        """Shares bought (+) / sold (−) per outcome, micro-shares."""
+        given = self._given
+        if given is not None:
+            return given[0]
+        k, shares = self._outcome, self._shares
+        assert k is not None  # without _given, a quote made here: a single-outcome one
+        assert shares is not None
+        delta = [0] * len(self._q_before)
+        delta[k] = shares
+        return tuple(delta)
+
+    @property
+    def cash_micros(self) -> int:
+        """``⌈C(q_after) − C(q_before)⌉`` micro-units (> 0: a charge; ≤ 0: proceeds)."""
+        return self._cash
+
+    @property
+    def q_before_micros(self) -> tuple[int, ...]:
+        """Shares outstanding the quote was priced for, micro-shares."""
+        return self._q_before
+
+    @property
+    def q_after_micros(self) -> tuple[int, ...]:
+        """Shares outstanding after the trade, micro-shares."""
+        return self._q_after
+
+    @property
+    def b_micros(self) -> int | None:
+        """The liquidity the quote was priced at, micro-units (None: hand-built)."""
+        return self._b
+
+    @property
+    def prices_before(self) -> tuple[float, ...]:
+        """Prices before the trade (probabilities), a deterministic function of the book."""
+        given = self._given
+        if given is not None and given[1] is not None:
+            return given[1]
+        return prices_of(self._q_before, self._b)  # type: ignore[arg-type]
+
+    @property
+    def prices_after(self) -> tuple[float, ...]:
+        """Prices after the trade (probabilities), a deterministic function of ``q_after``."""
+        given = self._given
+        if given is not None and given[2] is not None:
+            return given[2]
+        return prices_of(self._q_after, self._b)  # type: ignore[arg-type]
+
+    def _values(self) -> tuple[Any, ...]:
+        return (
+            self._outcome,
+            self.delta_micros,
+            self._cash,
+            self._q_before,
+            self._q_after,
+            self.prices_before,
+            self.prices_after,
+            self._b,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Quote):
+            return self._values() == other._values()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(
+            (Quote, self._outcome, self.delta_micros, self._cash, self._q_before, self._q_after)
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Quote(outcome={self._outcome!r}, delta_micros={self.delta_micros!r}, "
+            f"cash_micros={self._cash!r}, q_before_micros={self._q_before!r}, "
+            f"q_after_micros={self._q_after!r}, b_micros={self._b!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Quote, self._values()
+
+
+_make_book = object.__new__
+_make_quote = object.__new__
+
+
+def _priced(
+    book: Book,
+    outcome: int | None,
+    shares: int | None,
+    cash: int,
+    q_after: tuple[int, ...],
+    state_after: State | None,
+    delta: tuple[int, ...] | None,
+) -> Quote:
+    """A quote made here (its fields already checked)."""
+    quote = _make_quote(Quote)
+    quote._outcome = outcome
+    quote._shares = shares
+    quote._cash = cash
+    quote._q_before = book._q
+    quote._q_after = q_after
+    quote._b = book._b
+    quote._state_after = state_after
+    quote._book = book
+    quote._given = None if delta is None else (delta, None, None)
+    return quote
 
 
 # --- quoting -----------------------------------------------------------------------------
@@ -323,43 +499,16 @@ def _check_book(book: object) -> Book:
     return book
 
 
-def _check_outcome(outcome: object, n: int) -> int:
-    if not _is_int(outcome):
-        raise InvalidMarketInput(f"The outcome must be an integer index, got {outcome!r}.")
-    if not 0 <= outcome < n:
-        raise InvalidMarketInput(
-            f"Outcome {outcome} does not exist: this market has outcomes 0 to {n - 1}."
-        )
-    return outcome
-
-
-def _check_amount(amount: object, what: str) -> int:
-    if not _is_int(amount):
-        raise InvalidMarketInput(
-            f"The {what} must be a whole number of micro-units, got {amount!r}."
-        )
-    if amount <= 0:
-        raise InvalidMarketInput(f"The {what} must be positive, got {format_micros(amount)}.")
-    if amount > MAX_SHARES_MICROS:
-        raise InvalidMarketInput(
-            f"The {what} {format_micros(amount)} exceeds the bound of "
-            f"{format_micros(MAX_SHARES_MICROS)} per trade."
-        )
-    return amount
-
-
 def _average(cash: int, shares: int) -> str:
     return str((Decimal(cash) / Decimal(shares)).quantize(Decimal("0.000001")))
 
 
-def _check_limit(limit: Limit | None, outcome: int | None, shares: int, cash: int) -> None:
+def _check_limit(limit: Limit, outcome: int | None, shares: int, cash: int) -> None:
     """Refuse a quote that breaks a limit.
 
     ``shares`` is the signed number of micro-shares of ``outcome`` for a single-outcome
     trade (positive: a buy) and 0 for a vector trade.
     """
-    if limit is None:
-        return
     if shares > 0:
         what = f"Buying {format_micros(shares)} shares of outcome {outcome}"
         if limit.min_average_price_micros is not None or limit.min_proceeds_micros is not None:
@@ -404,127 +553,200 @@ def _check_limit(limit: Limit | None, outcome: int | None, shares: int, cash: in
         )
 
 
-def _single_cash(book: Book, k: int, shares: int) -> int:
-    """Integer cash for adding ``shares`` (signed) of outcome ``k``; see the module docstring."""
-    r, w, total = book.state()
-    b = book.b_micros
-    c = single_cost_from_state(r, w, total, k, float(shares), float(b))
-    if not math.isfinite(c):
-        raise InvalidMarketInput("The cost of this trade is not a finite number; it is too large.")
-    cash = math.ceil(c + rounding_margin_micros(b, len(w), abs(shares)))
-    return min(cash, 0) if shares < 0 else cash
-
-
-def _single_quote(book: Book, k: int, shares: int, limit: Limit | None) -> Quote:
-    q = book.q_micros
-    q_after_list = list(q)
-    q_after_list[k] += shares
-    q_after = tuple(q_after_list)
-    if not -MAX_SHARES_MICROS <= q_after[k] <= MAX_SHARES_MICROS:
-        _check_shares_bound(q_after)
-    cash = _single_cash(book, k, shares)
-    _check_limit(limit, k, shares, cash)
-    delta_list = [0] * len(q)
-    delta_list[k] = shares
-    return _finish(book, k, tuple(delta_list), cash, q_after)
-
-
-def _finish(
-    book: Book, outcome: int | None, delta: tuple[int, ...], cash: int, q_after: tuple[int, ...]
-) -> Quote:
-    _, w, total = book.state()
-    after = _state_of(q_after, book.b_micros)
-    _, w_after, total_after = after
-    return Quote(
-        outcome=outcome,
-        delta_micros=delta,
-        cash_micros=cash,
-        q_before_micros=book.q_micros,
-        q_after_micros=q_after,
-        prices_before=tuple([x / total for x in w]),
-        prices_after=tuple([x / total_after for x in w_after]),
-        b_micros=book.b_micros,
-        _lse_after=after,
-    )
+def _single_quote(book: Book, k: int, s: int, limit: Limit | None) -> Quote:
+    """Quote ``s`` micro-shares (signed) of outcome ``k``, inputs already checked."""
+    q, b, state = book._q, book._b, book._state
+    after_k = q[k] + s
+    if not -MAX_SHARES_MICROS <= after_k <= MAX_SHARES_MICROS:
+        _check_shares_bound((*q[:k], after_k))
+    q_after: tuple[int, ...]
+    if len(q) == 2:
+        q_after = (after_k, q[1]) if k == 0 else (q[0], after_k)
+    else:
+        q_list = list(q)
+        q_list[k] = after_k
+        q_after = tuple(q_list)
+    cash, state_after = single_cash(q, b, state_of(q, b) if state is None else state, k, s)
+    if limit is not None:
+        _check_limit(limit, k, s, cash)
+    return _priced(book, k, s, cash, q_after, state_after, None)
 
 
 def quote_buy(book: Book, outcome: int, shares_micros: int, limit: Limit | None = None) -> Quote:
     """Price buying ``shares_micros`` micro-shares of one outcome.
 
-    ``cash_micros = ⌈b·ln(1 + p_k (e^{s/b} − 1)) + m⌉ ≥ 1`` (see the module docstring).
+    ``cash_micros = ⌈b · ln(1 + p_k (e^{s/b} − 1))⌉ ≥ 1``: the exact cost, rounded up.
 
     Raises:
         InvalidMarketInput: a bad outcome, a non-positive or too large amount, or a trade
             taking the outcome beyond `MAX_SHARES_MICROS`.
         PriceLimitExceeded: the charge breaks ``limit``.
     """
-    b = _check_book(book)
-    k = _check_outcome(outcome, b.n)
-    s = _check_amount(shares_micros, "number of shares to buy")
-    return _single_quote(b, k, s, limit)
+    # The hot path of every trade, written out (no call into `market.rounding` unless the
+    # trade leaves its common case): `market.rounding.single_cash`'s fast path, the same
+    # formula and bound (`k_w`), then the quote. Anything else — a state to compute, a
+    # long shot, a sale of most of an outcome, an interval holding an integer, a state to
+    # refresh — goes to `single_cash`, which decides every case exactly.
+    if type(book) is not Book:
+        book = _check_book(book)
+    q, b, state = book._q, book._b, book._state
+    n = len(q)
+    if type(outcome) is not int or not 0 <= outcome < n:
+        outcome = check_outcome(outcome, n)
+    s = shares_micros
+    if type(s) is not int or not 0 < s <= MAX_SHARES_MICROS:
+        s = check_amount(s, "number of shares to buy", bound=MAX_SHARES_MICROS)
+    after_k = q[outcome] + s
+    if after_k > MAX_SHARES_MICROS:
+        _check_shares_bound((*q[:outcome], after_k))
+    q_after: tuple[int, ...]
+    if n == 2:
+        q_after = (after_k, q[1]) if outcome == 0 else (q[0], after_k)
+    else:
+        q_list = list(q)
+        q_list[outcome] = after_k
+        q_after = tuple(q_list)
+    cash = None
+    if state is not None:
+        shift, total, rho, k_window = state
+        qk = q[outcome]
+        t = s / b
+        r = 0.0 if qk == shift else (qk - shift) / b
+        if r >= -HALF_WINDOW and t <= HALF_WINDOW:
+            y = (1.0 if qk == shift else exp(r)) / total * expm1(t)
+            if y >= Y_LOW:
+                abs_y = y if y > 0.0 else -y
+                c = b * log1p(y)
+                err = (c if c > 0.0 else -c) * k_window
+                cash = ceil(c + err)
+                if abs_y < Y_TINY or c - err <= cash - 1:
+                    cash = None
+                else:
+                    grow = 1.0 + y
+                    after = total * grow
+                    rho_after = (rho + abs_y * D0_WINDOW) / grow * 1.000001 + TWO_U
+                    state_after: State | None = (
+                        None
+                        if rho_after > RHO_LIMIT or after > S_HIGH or after < S_LOW
+                        else (shift, after, rho_after, K_WINDOW + K_RHO * rho_after)
+                    )
+    if cash is None:
+        cash, state_after = single_cash(
+            q, b, state_of(q, b) if state is None else state, outcome, s
+        )
+    if limit is not None:
+        _check_limit(limit, outcome, s, cash)
+    quote = _make_quote(Quote)
+    quote._outcome = outcome
+    quote._shares = s
+    quote._cash = cash
+    quote._q_before = q
+    quote._q_after = q_after
+    quote._b = b
+    quote._state_after = state_after
+    quote._book = book
+    quote._given = None
+    return quote
 
 
 def quote_sell(book: Book, outcome: int, shares_micros: int, limit: Limit | None = None) -> Quote:
     """Price selling ``shares_micros`` micro-shares of one outcome back to the maker.
 
-    ``cash_micros = min(0, ⌈−(C(q) − C(q − s·e_k)) + m⌉) ≤ 0``: proceeds rounded down.
-    Whether the trader holds the shares is checked by `market.conditional.Holdings`.
+    ``cash_micros = ⌈C(q − s·e_k) − C(q)⌉ ≤ 0``: the proceeds ``⌊C(q) − C(q − s·e_k)⌋``,
+    rounded down. Whether the trader holds the shares is checked by
+    `market.conditional.Holdings` (or the trading service).
 
     Raises:
         InvalidMarketInput: a bad outcome, a non-positive or too large amount, or a trade
             taking the outcome beyond `MAX_SHARES_MICROS`.
         PriceLimitExceeded: the proceeds break ``limit``.
     """
-    b = _check_book(book)
-    k = _check_outcome(outcome, b.n)
-    s = _check_amount(shares_micros, "number of shares to sell")
-    return _single_quote(b, k, -s, limit)
-
-
-def quote_spend(book: Book, outcome: int, spend_micros: int, limit: Limit | None = None) -> Quote:
-    """Price buying as many micro-shares of one outcome as ``spend_micros`` pays for.
-
-    Returns the quote for the largest ``x`` whose charge (rounded up, with the margin) is
-    at most the spend; its ``cash_micros ≤ spend_micros``. The closed form of
-    `market.lmsr.shares_for_spend` gives the start; a short integer search settles the
-    rounding.
-
-    Raises:
-        InvalidMarketInput: a bad outcome, a non-positive spend, a spend too small to buy
-            one micro-share, or one that would buy past `MAX_SHARES_MICROS`.
-        PriceLimitExceeded: the resulting buy breaks ``limit``.
-    """
-    b = _check_book(book)
-    k = _check_outcome(outcome, b.n)
-    spend = _check_amount(spend_micros, "spend")
-    room = MAX_SHARES_MICROS - b.q_micros[k]
-    if room <= 0:
-        raise InvalidMarketInput(
-            f"Outcome {k} is at the market's bound of {format_micros(MAX_SHARES_MICROS)} "
-            "shares outstanding; no more can be bought."
+    # The hot path of every trade, written out (no call into `market.rounding` unless the
+    # trade leaves its common case): `market.rounding.single_cash`'s fast path, the same
+    # formula and bound (`k_w`), then the quote. Anything else — a state to compute, a
+    # long shot, a sale of most of an outcome, an interval holding an integer, a state to
+    # refresh — goes to `single_cash`, which decides every case exactly.
+    if type(book) is not Book:
+        book = _check_book(book)
+    q, b, state = book._q, book._b, book._state
+    n = len(q)
+    if type(outcome) is not int or not 0 <= outcome < n:
+        outcome = check_outcome(outcome, n)
+    s = shares_micros
+    if type(s) is not int or not 0 < s <= MAX_SHARES_MICROS:
+        s = check_amount(s, "number of shares to sell", bound=MAX_SHARES_MICROS)
+    s = -s
+    after_k = q[outcome] + s
+    if after_k < -MAX_SHARES_MICROS:
+        _check_shares_bound((*q[:outcome], after_k))
+    q_after: tuple[int, ...]
+    if n == 2:
+        q_after = (after_k, q[1]) if outcome == 0 else (q[0], after_k)
+    else:
+        q_list = list(q)
+        q_list[outcome] = after_k
+        q_after = tuple(q_list)
+    cash = None
+    if state is not None:
+        shift, total, rho, k_window = state
+        qk = q[outcome]
+        t = s / b
+        r = 0.0 if qk == shift else (qk - shift) / b
+        if r >= -HALF_WINDOW and t <= HALF_WINDOW:
+            y = (1.0 if qk == shift else exp(r)) / total * expm1(t)
+            if y >= Y_LOW:
+                abs_y = y if y > 0.0 else -y
+                c = b * log1p(y)
+                err = (c if c > 0.0 else -c) * k_window
+                cash = ceil(c + err)
+                if abs_y < Y_TINY or c - err <= cash - 1:
+                    cash = None
+                else:
+                    grow = 1.0 + y
+                    after = total * grow
+                    rho_after = (rho + abs_y * D0_WINDOW) / grow * 1.000001 + TWO_U
+                    state_after: State | None = (
+                        None
+                        if rho_after > RHO_LIMIT or after > S_HIGH or after < S_LOW
+                        else (shift, after, rho_after, K_WINDOW + K_RHO * rho_after)
+                    )
+    if cash is None:
+        cash, state_after = single_cash(
+            q, b, state_of(q, b) if state is None else state, outcome, s
         )
-    cap = min(room, MAX_SHARES_MICROS)
+    if limit is not None:
+        _check_limit(limit, outcome, s, cash)
+    quote = _make_quote(Quote)
+    quote._outcome = outcome
+    quote._shares = s
+    quote._cash = cash
+    quote._q_before = q
+    quote._q_after = q_after
+    quote._b = b
+    quote._state_after = state_after
+    quote._book = book
+    quote._given = None
+    return quote
+
+
+def spend_shares(book: Book, state: State, k: int, spend: int, cap: int) -> int:
+    """The largest ``x ≤ cap`` micro-shares of outcome ``k`` with ``⌈c(x)⌉ ≤ spend``.
+
+    ``⌈c(x)⌉`` is exact and non-decreasing in ``x``, so "fits" is a monotone predicate:
+    the closed-form inverse (`market.lmsr.spend_inverse`) guesses, two exact charges
+    usually confirm, and a doubling bracket plus bisection settles the rest. Requires
+    ``spend ≥ 1`` (so ``x = 1`` fits: its exact cost is below one micro-unit) and that
+    ``cap`` does not fit.
+    """
+    q, b = book._q, book._b
+    shift, total = state[0], state[1]
 
     def fits(x: int) -> bool:
-        return _single_cash(b, k, x) <= spend
+        return single_cash(q, b, state, k, x)[0] <= spend
 
-    if fits(cap):
-        raise InvalidMarketInput(
-            f"A spend of {format_micros(spend)} would buy more than the market's bound of "
-            f"{format_micros(cap)} further shares of outcome {k}."
-        )
-    if not fits(1):
-        raise InvalidMarketInput(
-            f"A spend of {format_micros(spend)} buys no shares of outcome {k}: the smallest "
-            f"buy (0.000001 shares) costs {format_micros(_single_cash(b, k, 1))}."
-        )
-    r, _, total = b.state()
-    margin = rounding_margin_micros(b.b_micros, b.n, spend)
-    # the exact inverse at the spend less the margin: usually feasible and a few short of best
-    target = max(spend - margin - 1.0, 0.5)
-    guess_f = spend_inverse(r[k] - math.log(total), target, float(b.b_micros))
-    guess = min(max(int(guess_f), 1), cap - 1)
-    # bracket [lo feasible, hi infeasible] by doubling steps, then bisect
+    log_p = (q[k] - shift) / b - math.log(total)
+    guess_f = spend_inverse(log_p, float(spend), float(b))
+    guess = min(max(int(guess_f), 1), cap - 1) if math.isfinite(guess_f) else cap - 1
     if fits(guess):
         lo, step = guess, 1
         hi = min(guess + step, cap)
@@ -543,16 +765,47 @@ def quote_spend(book: Book, outcome: int, spend_micros: int, limit: Limit | None
             lo = mid
         else:
             hi = mid
-    return _single_quote(b, k, lo, limit)
+    return lo
+
+
+def quote_spend(book: Book, outcome: int, spend_micros: int, limit: Limit | None = None) -> Quote:
+    """Price buying as many micro-shares of one outcome as ``spend_micros`` pays for.
+
+    Returns the quote for the largest ``x`` whose exact charge ``⌈c(x)⌉`` is at most the
+    spend (equivalently ``c(x) ≤ spend``); its ``cash_micros ≤ spend_micros``. Any spend
+    of one micro-unit or more buys at least one micro-share.
+
+    Raises:
+        InvalidMarketInput: a bad outcome, a non-positive spend, or one that would buy past
+            `MAX_SHARES_MICROS`.
+        PriceLimitExceeded: the resulting buy breaks ``limit``.
+    """
+    b = _check_book(book)
+    k = check_outcome(outcome, b.n)
+    spend = check_amount(spend_micros, "spend", bound=MAX_SHARES_MICROS)
+    room = MAX_SHARES_MICROS - b._q[k]
+    if room <= 0:
+        raise InvalidMarketInput(
+            f"Outcome {k} is at the market's bound of {format_micros(MAX_SHARES_MICROS)} "
+            "shares outstanding; no more can be bought."
+        )
+    cap = min(room, MAX_SHARES_MICROS)
+    state = b.state()
+    if single_cash(b._q, b._b, state, k, cap)[0] <= spend:
+        raise InvalidMarketInput(
+            f"A spend of {format_micros(spend)} would buy more than the market's bound of "
+            f"{format_micros(cap)} further shares of outcome {k}."
+        )
+    return _single_quote(b, k, spend_shares(b, state, k, spend, cap), limit)
 
 
 def quote_trade(book: Book, delta_micros: Sequence[int], limit: Limit | None = None) -> Quote:
     """Price any vector of buys (+) and sells (−), micro-shares per outcome, in one trade.
 
-    ``cash_micros = ⌈C(q + δ) − C(q) + m⌉`` (capped at 0 when every ``δ_i ≤ 0``). A vector
-    with a single non-zero entry is priced exactly as `quote_buy` / `quote_sell` would
-    (and its quote names the outcome); otherwise ``outcome`` is None and only the
-    ``max_cost_micros`` / ``min_proceeds_micros`` limits apply.
+    ``cash_micros = ⌈C(q + δ) − C(q)⌉``. A vector with a single non-zero entry is priced
+    exactly as `quote_buy` / `quote_sell` would (and its quote names the outcome);
+    otherwise ``outcome`` is None and only the ``max_cost_micros`` /
+    ``min_proceeds_micros`` limits apply.
 
     Raises:
         InvalidMarketInput: wrong length, non-integers, an all-zero vector, or entries or
@@ -568,7 +821,7 @@ def quote_trade(book: Book, delta_micros: Sequence[int], limit: Limit | None = N
             f"The trade has {len(delta)} entries but the market has {b.n} outcomes."
         )
     for d in delta:
-        if not _is_int(d):
+        if not is_int(d):
             raise InvalidMarketInput(f"Trades are whole micro-shares (integers), got {d!r}.")
         if abs(d) > MAX_SHARES_MICROS:
             raise InvalidMarketInput(
@@ -582,14 +835,9 @@ def quote_trade(book: Book, delta_micros: Sequence[int], limit: Limit | None = N
         )
     if len(nonzero) == 1:
         return _single_quote(b, nonzero[0], delta[nonzero[0]], limit)
-    q_after = tuple(a + d for a, d in zip(b.q_micros, delta, strict=True))
+    q_after = tuple(a + d for a, d in zip(b._q, delta, strict=True))
     _check_shares_bound(q_after)
-    r, w, total = b.state()
-    c = vector_cost_from_state(r, w, total, [float(d) for d in delta], float(b.b_micros))
-    if not math.isfinite(c):
-        raise InvalidMarketInput("The cost of this trade is not a finite number; it is too large.")
-    cash = math.ceil(c + rounding_margin_micros(b.b_micros, b.n, sum(abs(d) for d in delta)))
-    if all(d <= 0 for d in delta):
-        cash = min(cash, 0)
-    _check_limit(limit, None, 0, cash)
-    return _finish(b, None, delta, cash, q_after)
+    cash = vector_cash(b._q, b._b, delta)
+    if limit is not None:
+        _check_limit(limit, None, 0, cash)
+    return _priced(b, None, None, cash, q_after, None, delta)

@@ -2,12 +2,15 @@
 
 A trade in branch ``j`` pays with, and is paid in, branch ``j``'s conditional cash:
 
-- buy ``s`` micro-shares of outcome ``k``: the trader pays ``c = ⌈C(q + s·e_k) − C(q) + m⌉``
-  (`market.book.quote_buy`; rounded up with the safety margin ``m``, in the maker's
-  favour), gets ``s`` shares;
+- buy ``s`` micro-shares of outcome ``k``: the trader pays ``c = ⌈C(q + s·e_k) − C(q)⌉``
+  (`market.book.quote_buy`: the exact cost rounded up, in the maker's favour), gets ``s``
+  shares;
 - buy by spend ``x``: the most shares whose charge is at most ``x`` (`quote_spend`);
 - sell ``s``: the trader gives back ``s`` shares held and is paid
-  ``⌊C(q) − C(q − s·e_k) − m⌋⁺`` (rounded down).
+  ``⌊C(q) − C(q − s·e_k)⌋`` (rounded down).
+
+Pricing is the pure trade step `market.trade_step.step` (book + order → quote, next book,
+ledger legs); this module locks, checks balances with conditional UPDATEs and persists.
 
 `execute` runs, inside the caller's transaction, in this order (a handful of round trips,
 none of which reads past trades, so a trade costs the same after a million trades)::
@@ -60,7 +63,6 @@ statements in all.
 
 from __future__ import annotations
 
-import enum
 import math
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -73,16 +75,7 @@ from db.audit import insert_events
 from db.types import utcnow
 from market import audit_trail
 from market import repository as repo
-from market.book import (
-    MICROS,
-    Book,
-    Limit,
-    Quote,
-    format_micros,
-    quote_buy,
-    quote_sell,
-    quote_spend,
-)
+from market.book import Book, Quote, format_micros
 from market.branch import after_trade, state_of, twap_list
 from market.deciding import MarketTerms, terms_of_row
 from market.decision import TwapState
@@ -95,35 +88,9 @@ from market.errors import (
 )
 from market.ledger import Holder, Leg, OperationKind, post
 from market.models import Market, MarketStatus, as_int_list
-
-
-class Side(enum.StrEnum):
-    """Buy shares from the maker, or sell shares held back to it."""
-
-    BUY = "buy"
-    SELL = "sell"
-
-
-@dataclass(frozen=True)
-class Order:
-    """What a trader asks for in one market.
-
-    Attributes:
-        outcome: the outcome index (book order: ``0 = LONG, 1 = SHORT`` or the bins).
-        side: `Side.BUY` or `Side.SELL`.
-        shares_micros: micro-shares to buy or sell; exactly one of this and
-            ``spend_micros``.
-        spend_micros: buys only: micro-units of branch cash to spend on as many shares as
-            they pay for.
-        limit: optional price protection (`market.book.Limit`); a quote breaking it is
-            refused with `PriceLimitExceeded`.
-    """
-
-    outcome: int
-    side: Side
-    shares_micros: int | None = None
-    spend_micros: int | None = None
-    limit: Limit | None = None
+from market.trade_step import Order as Order  # re-exported: callers import it from here
+from market.trade_step import Side as Side
+from market.trade_step import Step, check_order, step
 
 
 @dataclass(frozen=True)
@@ -196,59 +163,26 @@ def _check_open(row: Any, now: datetime) -> None:
         )
 
 
-def _check_order(order: Order) -> Side:
-    if not isinstance(order, Order):
-        raise InvalidMarketInput(f"expected an Order, got {type(order).__name__}")
-    try:
-        side = Side(order.side)
-    except ValueError:
-        raise InvalidMarketInput(f"the side must be 'buy' or 'sell', got {order.side!r}") from None
-    if (order.shares_micros is None) == (order.spend_micros is None):
-        raise InvalidMarketInput("give either a number of shares or an amount to spend, not both")
-    if order.spend_micros is not None and side is Side.SELL:
-        raise InvalidMarketInput("a sale is given in shares; only a buy can be given as a spend")
-    if order.limit is not None and not isinstance(order.limit, Limit):
-        raise InvalidMarketInput(f"expected a Limit, got {type(order.limit).__name__}")
-    return side
-
-
-def _price(row: Any, order: Order, now: datetime) -> tuple[TradeQuote, Quote]:
+def _price(row: Any, order: Order, now: datetime) -> tuple[TradeQuote, Step]:
     """Price an order against a market row (locked or not); raises before any change."""
-    side = _check_order(order)
+    check_order(order)
     _check_open(row, now)
-    book = Book(tuple(as_int_list(row.q_micros)), int(row.b_micros))
-    if side is Side.BUY:
-        if order.spend_micros is not None:
-            q = quote_spend(book, order.outcome, order.spend_micros, order.limit)
-        else:
-            assert order.shares_micros is not None
-            q = quote_buy(book, order.outcome, order.shares_micros, order.limit)
-    else:
-        assert order.shares_micros is not None
-        q = quote_sell(book, order.outcome, order.shares_micros, order.limit)
-    k = order.outcome
-    shares = abs(q.delta_micros[k])
-    if side is Side.BUY:
-        cash = q.cash_micros
-        average = -((-cash * MICROS) // shares)  # rounded up
-    else:
-        cash = -q.cash_micros
-        average = cash * MICROS // shares  # rounded down
-    outcomes = list(row.outcomes)
+    done = step(Book(tuple(as_int_list(row.q_micros)), int(row.b_micros)), order)
+    q = done.quote
     tq = TradeQuote(
         market_id=int(row.id),
         proposal_id=int(row.proposal_id),
         branch_index=int(row.branch_index),
-        outcome=k,
-        outcome_name=str(outcomes[k]),
-        side=side,
-        shares_micros=shares,
-        cash_micros=cash,
-        average_price_micros=average,
+        outcome=done.outcome,
+        outcome_name=str(list(row.outcomes)[done.outcome]),
+        side=done.side,
+        shares_micros=done.shares_micros,
+        cash_micros=done.cash_micros,
+        average_price_micros=done.average_price_micros,
         prices_before=q.prices_before,
         prices_after=q.prices_after,
     )
-    return tq, q
+    return tq, done
 
 
 def quote(
@@ -299,7 +233,8 @@ def execute(
     # the clock is read under the market lock, so trades of one market are stamped in the
     # order they commit: id order is time order
     at = utcnow() if now is None else now
-    tq, q = _price(row, order, at)
+    tq, done = _price(row, order, at)
+    q = done.quote
     terms = terms_of_row(row)
     k, proposal_id = tq.outcome, tq.proposal_id
     where = f"in branch {tq.branch_index} of proposal {proposal_id}"
@@ -366,8 +301,13 @@ def execute(
         session,
         OperationKind.TRADE,
         [
-            Leg(Holder.ACCOUNT, -q.cash_micros, market_id, account_id=account_id),
-            Leg(Holder.MAKER, q.cash_micros, market_id),
+            Leg(
+                Holder(leg.holder),
+                leg.amount_micros,
+                market_id,
+                account_id=account_id if leg.holder == "account" else None,
+            )
+            for leg in done.legs
         ],
     )
     return TradeResult(

@@ -2,7 +2,7 @@
 
 The world is `tests.integration.test_settling`'s: a binary proposal on a ``[0, 1]`` metric,
 traders A and B with 50 split each and four trades; settled at ``W = 0.725`` in branch 0,
-A is paid 57.013151, B 45.111858 and the sponsor 67.189709 of its 69.314718.
+A is paid 57.013152, B 45.111859 and the sponsor 67.189707 of its 69.314718.
 """
 
 from __future__ import annotations
@@ -113,14 +113,14 @@ def test_any_caller_settles_once_and_everyone_reads_the_same_settlement(
     assert {k: body[k] for k in ("collateral", "deposits", "traders_paid_total")} == {
         "collateral": "169.314718",
         "deposits": "100",
-        "traders_paid_total": "102.125009",
+        "traders_paid_total": "102.125011",
     }
     assert (body["traders"], body["traders_paid"]) == (2, 2)
     assert body["sponsor"] == {
         "account_id": world.sponsor,
         "subsidy": "69.314718",
-        "paid": "67.189709",
-        "profit": "-2.125009",
+        "paid": "67.189707",
+        "profit": "-2.125011",
     }
     assert body["branches"] == [
         {
@@ -128,10 +128,10 @@ def test_any_caller_settles_once_and_everyone_reads_the_same_settlement(
             "branch_index": 0,
             "branch_name": "Leave at 18",
             "status": "settled",
-            "traders_cash": "64.875049",
-            "maker_cash": "104.439669",
+            "traders_cash": "64.875051",
+            "maker_cash": "104.439667",
             "shares_paid": "37.24996",
-            "maker_result": "-2.125009",
+            "maker_result": "-2.125011",
             "maker_loss_bound": "69.314717",
         },
         {
@@ -139,8 +139,8 @@ def test_any_caller_settles_once_and_everyone_reads_the_same_settlement(
             "branch_index": 1,
             "branch_name": "Status quo",
             "status": "void",
-            "traders_cash": "84.875049",
-            "maker_cash": "84.439669",
+            "traders_cash": "84.875052",
+            "maker_cash": "84.439666",
             "shares_paid": "0",
             "maker_result": None,
             "maker_loss_bound": "69.314717",
@@ -155,7 +155,7 @@ def test_any_caller_settles_once_and_everyone_reads_the_same_settlement(
     assert read.json() == body
 
     balances = client.get("/me/balances", headers=auth(key["A"])).json()
-    assert balances["cash"] == "107.013151"
+    assert balances["cash"] == "107.013152"
 
 
 def test_my_settlements_say_what_each_proposal_paid_me(db: Database, client: TestClient) -> None:
@@ -178,13 +178,13 @@ def test_my_settlements_say_what_each_proposal_paid_me(db: Database, client: Tes
         "kind": "settled",
         "traded": True,
         "deposit": "50",
-        "paid": "57.013151",
-        "profit": "7.013151",
+        "paid": "57.013152",
+        "profit": "7.013152",
         "sponsor": None,
     }
     assert page["next_after_id"] is None
     b_item = client.get("/me/settlements", headers=auth(key["B"])).json()["settlements"][0]
-    assert (b_item["paid"], b_item["profit"]) == ("45.111858", "-4.888142")
+    assert (b_item["paid"], b_item["profit"]) == ("45.111859", "-4.888141")
     sponsor_item = client.get("/me/settlements", headers=auth(key["sponsor"])).json()
     assert sponsor_item["settlements"][0]["traded"] is False
     assert (sponsor_item["settlements"][0]["paid"], sponsor_item["settlements"][0]["sponsor"]) == (
@@ -192,8 +192,8 @@ def test_my_settlements_say_what_each_proposal_paid_me(db: Database, client: Tes
         {
             "account_id": world.sponsor,
             "subsidy": "69.314718",
-            "paid": "67.189709",
-            "profit": "-2.125009",
+            "paid": "67.189707",
+            "profit": "-2.125011",
         },
     )
 
@@ -240,7 +240,7 @@ def test_futarchy_settle_one_and_due(db: Database, settle_cli: Any) -> None:
     certify(db, measure_w(db, world))
     line = (
         f"proposal {pid} settled against measurement 1 (W = 0.725), branch 0 executed; "
-        "traders paid 102.125009, sponsor 67.189709\n"
+        "traders paid 102.125011, sponsor 67.189707\n"
     )
     assert settle_cli("--due") == (0, line, "")
     assert settle_cli(str(pid)) == (0, line, "")  # once: the same settlement again

@@ -6,12 +6,12 @@ proposal (branch 0 "Leave at 18", branch 1 the status quo) with ``F = 69.314718`
 (``b = 99.999999``); traders A and B each split 50 of their 100 into it and buy:
 
 =========  ======  ==========  =========================================
-trader     branch  buys        charge (micro-units, ⌈60-digit cost⌉ + m)
+trader     branch  buys        charge (micro-units, ⌈60-digit cost⌉)
 =========  ======  ==========  =========================================
-A          0       40 LONG     21_986_809
-B          0       30 SHORT    13_138_142
-A          1       10 SHORT     5_124_949
-B          1       20 LONG     10_000_002
+A          0       40 LONG     21_986_808
+B          0       30 SHORT    13_138_141
+A          1       10 SHORT     5_124_948
+B          1       20 LONG     10_000_000
 =========  ======  ==========  =========================================
 
 The certified measurement is ``W = 0.725``: ``x`` is the float's exact rational
@@ -72,18 +72,18 @@ Trade = tuple[str, int, int, int, int]
 """(trader, branch, outcome, whole shares bought, the charge in micro-units), in order."""
 
 TRADES: tuple[Trade, ...] = (
-    ("A", 0, 0, 40, 21_986_809),
-    ("B", 0, 1, 30, 13_138_142),
-    ("A", 1, 1, 10, 5_124_949),
-    ("B", 1, 0, 20, 10_000_002),
+    ("A", 0, 0, 40, 21_986_808),
+    ("B", 0, 1, 30, 13_138_141),
+    ("A", 1, 1, 10, 5_124_948),
+    ("B", 1, 0, 20, 10_000_000),
 )
 CHARGES = tuple(t[4] for t in TRADES)
 
 LONG_PAYS, SHORT_PAYS = 724_999, 275_000
 
 # settled in branch 0 at W = 0.725 (no exploration)
-PAID_IN_0 = {"A": 57_013_151, "B": 45_111_858}
-SPONSOR_IN_0 = 67_189_709
+PAID_IN_0 = {"A": 57_013_152, "B": 45_111_859}
+SPONSOR_IN_0 = 67_189_707
 
 
 @dataclass(frozen=True)
@@ -132,9 +132,9 @@ def build(
             result = execute(
                 s, traders[name], market, Order(outcome, Side.BUY, shares_micros=shares * UNIT)
             )
-            # the charge is the exact cost rounded up, plus the rounding margin
+            # the charge is the exact cost rounded up
             assert result.cash_micros == charge
-            assert exact <= charge <= exact + 3
+            assert charge - 1 < exact <= charge
             s.expire_all()
         return World(version, sponsor, proposal.id, market_ids, traders)
 
@@ -286,22 +286,22 @@ def test_settlement_pays_each_trader_its_deposit_plus_its_net_profit(db: Databas
             W,
             "",
         )
-        assert (row.paid_micros, row.sponsor_paid_micros) == (102_125_009, SPONSOR_IN_0)
+        assert (row.paid_micros, row.sponsor_paid_micros) == (102_125_011, SPONSOR_IN_0)
 
-    # A: 50 − 21.986809 + 40 × 0.724999 = 57.013151; B: 50 − 13.138142 + 30 × 0.275
+    # A: 50 − 21.986808 + 40 × 0.724999 = 57.013152; B: 50 − 13.138141 + 30 × 0.275
     assert {t: reference_value(t, 0, W) for t in ("A", "B")} == PAID_IN_0
     assert payouts(db, world) == {t: (DEPOSIT, PAID_IN_0[t]) for t in ("A", "B")}
     assert cash(db, world) == {
-        "A": CASH - DEPOSIT + 57_013_151,  # 107.013151: a profit of 7.013151
-        "B": CASH - DEPOSIT + 45_111_858,  # 95.111858: a loss of 4.888142
+        "A": CASH - DEPOSIT + 57_013_152,  # 107.013152: a profit of 7.013152
+        "B": CASH - DEPOSIT + 45_111_859,  # 95.111859: a loss of 4.888141
         "sponsor": SPONSOR_IN_0,
     }
     # the sponsor gets the rest: the maker's cash in branch 0 less what the shares paid
-    maker_cash = F_BINARY + CHARGES[0] + CHARGES[1]  # 104_439_669
+    maker_cash = F_BINARY + CHARGES[0] + CHARGES[1]  # 104_439_667
     shares_paid = 40 * LONG_PAYS + 30 * SHORT_PAYS  # 37_249_960
     assert SPONSOR_IN_0 == COLLATERAL - sum(PAID_IN_0.values()) == maker_cash - shares_paid
     maker_result = maker_cash - shares_paid - F_BINARY
-    assert maker_result == -2_125_009
+    assert maker_result == -2_125_011
     assert -maker_result <= BOUND  # the maker's realised loss is within b ln n
 
     with db.read() as s:
@@ -342,8 +342,8 @@ def test_a_second_settle_returns_the_first_and_pays_nothing_more(db: Database) -
         again = settling.settle(s, world.proposal_id)
         assert (again.id, again.settled_at) == (first_id, first_at)
     assert cash(db, world) == {
-        "A": 107_013_151,
-        "B": 95_111_858,
+        "A": 107_013_152,
+        "B": 95_111_859,
         "sponsor": SPONSOR_IN_0,
     }
     with db.read() as s:
@@ -372,10 +372,10 @@ leave 1/d_min − 1 = 9 times its net spend in the branch (the trade-time margin
 
 IPW_B = Book.from_subsidy(2, math.floor(F_BINARY * 0.1)).b_micros  # 9_999_998
 IPW_TRADES: tuple[Trade, ...] = (
-    ("A", 0, 0, 4, 2_198_682),
-    ("B", 0, 1, 3, 1_313_816),
-    ("A", 1, 1, 2, 1_049_918),
-    ("B", 1, 0, 5, 2_562_165),
+    ("A", 0, 0, 4, 2_198_681),
+    ("B", 0, 1, 3, 1_313_815),
+    ("A", 1, 1, 2, 1_049_917),
+    ("B", 1, 0, 5, 2_562_164),
 )
 
 
@@ -395,22 +395,22 @@ def test_ipw_scales_each_net_profit_by_one_over_d(db: Database) -> None:
             "ipw: each trader's net profit in the executed branch is scaled by 1/d = 1/0.1"
         )
 
-    # in the status quo A keeps 48.950082 and 2 SHORT pay 0.55: V = 49.500082, a loss of
-    # 0.499918; B keeps 47.437835 and 5 LONG pay 3.624995: V = 51.06283, a profit of 1.06283
+    # in the status quo A keeps 48.950083 and 2 SHORT pay 0.55: V = 49.500083, a loss of
+    # 0.499917; B keeps 47.437836 and 5 LONG pay 3.624995: V = 51.062831, a profit of 1.062831
     value = {t: reference_value(t, 1, W, IPW_TRADES) for t in ("A", "B")}
-    assert value == {"A": 49_500_082, "B": 51_062_830}
+    assert value == {"A": 49_500_083, "B": 51_062_831}
     d = Fraction(0.1)  # the float's exact rational, a little above 1/10
     reference = {t: max(0, DEPOSIT + math.floor((v - DEPOSIT) / d)) for t, v in value.items()}
-    assert reference == {"A": 45_000_820, "B": 60_628_299}  # −4.99918 and +10.628299
+    assert reference == {"A": 45_000_830, "B": 60_628_309}  # −4.99917 and +10.628309
     assert payouts(db, world) == {t: (DEPOSIT, reference[t]) for t in ("A", "B")}
     sponsor = COLLATERAL - sum(reference.values())
-    assert sponsor == 63_685_599
-    assert cash(db, world) == {"A": 95_000_820, "B": 110_628_299, "sponsor": sponsor}
+    assert sponsor == 63_685_579
+    assert cash(db, world) == {"A": 95_000_830, "B": 110_628_309, "sponsor": sponsor}
     with db.read() as s:
         report = settling.settlement_report(s, world.proposal_id)
         assert report.ipw_probability == 0.1
         sq = report.branches[1]
-        assert (sq.shares_paid_micros, sq.maker_result_micros) == (4_174_995, -562_912)
+        assert (sq.shares_paid_micros, sq.maker_result_micros) == (4_174_995, -562_914)
         # the maker's unscaled loss is within b ln 2, and scaled by 1/d within F
         assert sq.maker_loss_bound_micros == 6_931_470
         loss = -(sq.maker_result_micros or 0)
@@ -639,7 +639,7 @@ def test_two_settles_at_once_make_one_settlement(db: Database) -> None:
     assert errors == []
     assert len(ids) == 4
     assert len(set(ids)) == 1
-    assert cash(db, world) == {"A": 107_013_151, "B": 95_111_858, "sponsor": SPONSOR_IN_0}
+    assert cash(db, world) == {"A": 107_013_152, "B": 95_111_859, "sponsor": SPONSOR_IN_0}
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(Settlement)) == 1
         assert s.scalar(select(func.count()).select_from(Payout)) == 2
@@ -693,10 +693,10 @@ def test_an_interrupted_settlement_rerun_gives_the_result_of_one_clean_run(
     with db.read() as s:
         rerun = _state(s)
     assert rerun["payout"] == [
-        (world.proposal_id, world.traders["A"], DEPOSIT, 57_013_151),
-        (world.proposal_id, world.traders["B"], DEPOSIT, 45_111_858),
+        (world.proposal_id, world.traders["A"], DEPOSIT, 57_013_152),
+        (world.proposal_id, world.traders["B"], DEPOSIT, 45_111_859),
     ]
-    assert cash(db, world) == {"A": 107_013_151, "B": 95_111_858, "sponsor": SPONSOR_IN_0}
+    assert cash(db, world) == {"A": 107_013_152, "B": 95_111_859, "sponsor": SPONSOR_IN_0}
     assert_conserved(db)
 
     # one clean run of the same world in a fresh database writes the same rows
@@ -749,8 +749,8 @@ def test_what_each_account_was_paid_is_listed_by_proposal(db: Database) -> None:
         assert (a.kind, a.deposit_micros, a.paid_micros, a.profit_micros, a.traded) == (
             "settled",
             DEPOSIT,
-            57_013_151,
-            7_013_151,
+            57_013_152,
+            7_013_152,
             True,
         )
         assert a.sponsor_subsidy_micros is None

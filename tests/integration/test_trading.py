@@ -2,8 +2,8 @@
 
 The binary markets here have ``F = 69.314718`` so ``b = ⌊F / ln 2⌋ = 99.999999`` units.
 Buying 10 shares of LONG from ``q = 0`` costs exactly
-``c = b · ln((e^{10/b} + 1) / 2) = 5.12494795…`` units; the charge is ``⌈c + m⌉`` micro-units
-with the safety margin ``m ≈ 1`` micro-unit (`market.book`), i.e. 5.124949.
+``c = b · ln((e^{10/b} + 1) / 2) = 5.12494795…`` units; the charge is exactly ``⌈c⌉``
+micro-units (`market.book`, correctly rounded), i.e. 5.124948.
 """
 
 from __future__ import annotations
@@ -52,14 +52,14 @@ def _exact_buy_cost(b: int, shares: int) -> Decimal:
     return ctx.multiply(Decimal(b), ctx.ln(ctx.divide(ctx.exp(x) + 1, Decimal(2))))
 
 
-def test_buying_ten_shares_at_b_100_costs_5_124949(db: Database) -> None:
+def test_buying_ten_shares_at_b_100_costs_5_124948(db: Database) -> None:
     world = build_world(db, traders=1, split=20 * UNIT)
     trader, market = world.traders[0], world.market_ids[0]
     exact = _exact_buy_cost(B_BINARY, TEN)
     assert str(exact)[:10] == "5124947.95"
     with db.write() as s:
         result = execute(s, trader, market, Order(0, Side.BUY, shares_micros=TEN))
-    assert result.cash_micros == 5_124_949 == math.ceil(exact) + 1
+    assert result.cash_micros == 5_124_948 == math.ceil(exact)
     assert (result.side, result.outcome, result.outcome_name) == (Side.BUY, 0, "LONG")
     assert (result.market_id, result.proposal_id, result.branch_index) == (
         market,
@@ -67,17 +67,17 @@ def test_buying_ten_shares_at_b_100_costs_5_124949(db: Database) -> None:
         0,
     )
     assert result.shares_micros == TEN
-    assert result.average_price_micros == 512_495  # 5.124949 / 10, rounded up
+    assert result.average_price_micros == 512_495  # 5.124948 / 10, rounded up
     assert result.prices_before == (0.5, 0.5)
     p_long = 1 / (1 + math.exp(-TEN / B_BINARY))
     assert result.prices_after == pytest.approx((p_long, 1 - p_long), rel=1e-12)
     assert result.prices_after[0] == pytest.approx(0.5249791877, abs=1e-10)
-    assert result.branch_cash_after_micros == 20 * UNIT - 5_124_949
+    assert result.branch_cash_after_micros == 20 * UNIT - 5_124_948
     assert result.position_after_micros == TEN
     with db.read() as s:
         m = market_row(s, market)
         assert m.q_micros == [TEN, 0]
-        assert m.maker_cash_micros == F_BINARY + 5_124_949
+        assert m.maker_cash_micros == F_BINARY + 5_124_948
         assert m.trade_count == 1
         other = market_row(s, world.market_ids[1])
         assert (other.q_micros, other.maker_cash_micros) == ([0, 0], F_BINARY)
@@ -86,7 +86,7 @@ def test_buying_ten_shares_at_b_100_costs_5_124949(db: Database) -> None:
             trader,
             0,
             TEN,
-            5_124_949,
+            5_124_948,
         )
         assert trade.prices_after == list(result.prices_after)
         legs = s.execute(
@@ -95,13 +95,13 @@ def test_buying_ten_shares_at_b_100_costs_5_124949(db: Database) -> None:
             .order_by(LedgerEntry.id)
         ).all()
         assert [tuple(leg) for leg in legs] == [
-            ("account", market, -5_124_949),
-            ("maker", market, 5_124_949),
+            ("account", market, -5_124_948),
+            ("maker", market, 5_124_948),
         ]
         assert funding.balances(s, trader).cash_micros == 80 * UNIT  # untouched
         report = check_conservation(s)
         assert report.ok, report.problems
-        assert report.totals["maker_pnl"] == 5_124_949
+        assert report.totals["maker_pnl"] == 5_124_948
 
 
 def test_a_quote_prices_exactly_like_the_trade_and_changes_nothing(db: Database) -> None:
@@ -111,7 +111,7 @@ def test_a_quote_prices_exactly_like_the_trade_and_changes_nothing(db: Database)
         before = snapshot(s)
         priced = quote(s, market, Order(1, Side.BUY, shares_micros=TEN))
         assert snapshot(s) == before
-    assert (priced.cash_micros, priced.outcome_name) == (5_124_949, "SHORT")
+    assert (priced.cash_micros, priced.outcome_name) == (5_124_948, "SHORT")
     with db.write() as s:
         done = execute(s, world.traders[0], market, Order(1, Side.BUY, shares_micros=TEN))
     assert done.cash_micros == priced.cash_micros
@@ -125,19 +125,19 @@ def test_selling_back_pays_slightly_less_so_a_round_trip_never_profits(db: Datab
         execute(s, trader, market, Order(0, Side.BUY, shares_micros=TEN))
         sold = execute(s, trader, market, Order(0, Side.SELL, shares_micros=TEN))
     assert sold.side == Side.SELL
-    assert sold.cash_micros == 5_124_946  # proceeds, rounded down (exact 5.12494795)
+    assert sold.cash_micros == 5_124_947  # proceeds, rounded down (exact 5.12494795)
     assert sold.average_price_micros == 512_494  # rounded down for sales
     assert sold.position_after_micros == 0
-    assert sold.branch_cash_after_micros == 20 * UNIT - 3  # the round trip cost 3 micro-units
+    assert sold.branch_cash_after_micros == 20 * UNIT - 1  # the round trip cost 1 micro-unit
     assert sold.prices_after == pytest.approx((0.5, 0.5), abs=1e-15)
     with db.read() as s:
         m = market_row(s, market)
         assert m.q_micros == [0, 0]
-        assert m.maker_cash_micros == F_BINARY + 3
+        assert m.maker_cash_micros == F_BINARY + 1
         trades = s.scalars(select(Trade).order_by(Trade.id)).all()
         assert [(t.shares_micros, t.cash_micros) for t in trades] == [
-            (TEN, 5_124_949),
-            (-TEN, -5_124_946),
+            (TEN, 5_124_948),
+            (-TEN, -5_124_947),
         ]
         assert check_conservation(s).ok
 
@@ -147,7 +147,7 @@ def test_buying_by_spend_buys_the_most_shares_the_amount_pays_for(db: Database) 
     trader, market = world.traders[0], world.market_ids[0]
     with db.write() as s:
         bought = execute(s, trader, market, Order(0, Side.BUY, spend_micros=5 * UNIT))
-    assert bought.shares_micros == 9_761_857
+    assert bought.shares_micros == 9_761_859
     assert bought.cash_micros == 5 * UNIT
     assert bought.branch_cash_after_micros == 15 * UNIT
     # one more micro-share would cost more than the spend
@@ -177,13 +177,13 @@ def test_limits_refuse_a_trade_and_change_nothing(db: Database) -> None:
                 ),
             )
         with pytest.raises(
-            PriceLimitExceeded, match=r"cost 4\.875054, above your limit of 4\.875053"
+            PriceLimitExceeded, match=r"cost 4\.875053, above your limit of 4\.875052"
         ):
             execute(
                 s,
                 trader,
                 market,
-                Order(1, Side.BUY, shares_micros=TEN, limit=Limit(max_cost_micros=4_875_053)),
+                Order(1, Side.BUY, shares_micros=TEN, limit=Limit(max_cost_micros=4_875_052)),
             )
         with pytest.raises(PriceLimitExceeded, match="below your minimum proceeds"):
             execute(
@@ -253,7 +253,7 @@ def test_insufficient_branch_cash_is_refused_and_changes_nothing(db: Database) -
         before = snapshot(s)
         with pytest.raises(
             InsufficientFunds,
-            match=r"costs 5\.124949 but you hold only 5 of conditional cash in branch 0",
+            match=r"costs 5\.124948 but you hold only 5 of conditional cash in branch 0",
         ):
             execute(s, poor, market, Order(0, Side.BUY, shares_micros=TEN))
         with pytest.raises(InsufficientFunds, match=r"hold only 0"):

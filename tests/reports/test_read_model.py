@@ -169,7 +169,7 @@ def test_a_settled_proposal_shows_measured_against_predicted_and_what_traders_ea
     db: Database,
 ) -> None:
     """The world of `tests.integration.test_settling`: decided on averages 0.6 and 0.5,
-    branch 0 executed, W = 0.725; A is paid 57.013151 and B 45.111858 for 50 each."""
+    branch 0 executed, W = 0.725; A is paid 57.013152 and B 45.111859 for 50 each."""
     world = settled_world.build(db)
     settled_world.decide_now(db, world)
     settled_world.certify(db, settled_world.measure_w(db, world))
@@ -185,16 +185,16 @@ def test_a_settled_proposal_shows_measured_against_predicted_and_what_traders_ea
         0.725,
         0,
     )
-    assert summary.traders_paid_micros == 57_013_151 + 45_111_858
+    assert summary.traders_paid_micros == 57_013_152 + 45_111_859
     assert summary.deposits_micros == 100 * UNIT
-    assert summary.traders_earned_micros == 2_125_009
+    assert summary.traders_earned_micros == 2_125_011
     executed, void = report.branches
     assert executed.outcome is not None
     assert void.outcome is not None
     assert executed.outcome.status == "settled"
     assert executed.outcome.predicted_welfare == 0.6
     assert executed.outcome.error == pytest.approx(0.125)
-    assert executed.outcome.traders_earned_micros == 2_125_009
+    assert executed.outcome.traders_earned_micros == 2_125_011
     assert executed.outcome.shares_paid_micros == ended.branches[0].shares_paid_micros
     assert (void.outcome.status, void.outcome.error, void.outcome.traders_earned_micros) == (
         "void",

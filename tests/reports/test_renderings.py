@@ -163,10 +163,10 @@ def test_settled_figures_agree_across_renderings(db: Database) -> None:
         "settled",
         "0.6",
         fmt.signed(executed["error"]),
-        "2.125009",
+        "2.125011",
         executed["shares_paid"],
     ]
-    assert data["settlement"]["traders_earned"] == "2.125009"
+    assert data["settlement"]["traders_earned"] == "2.125011"
     for text in (page.html, markdown):
         assert "0.725" in text
 

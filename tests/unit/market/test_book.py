@@ -1,9 +1,11 @@
-"""The micro-unit boundary: quotes round in the maker's favour, limits, bounds, the maker's loss."""
+"""The micro-unit boundary: quotes are the exact cost rounded in the maker's favour, limits,
+bounds, the maker's loss, round trips and spends, exactly."""
 
 from __future__ import annotations
 
 import itertools
 import math
+import pickle
 from decimal import Decimal
 
 import numpy as np
@@ -23,17 +25,12 @@ from market.book import (
     quote_sell,
     quote_spend,
     quote_trade,
-    rounding_margin_micros,
 )
 from market.errors import InvalidMarketInput, PriceLimitExceeded, StaleQuote
 from tests.strategies import books, int_trade_vectors, share_amounts, trade_sequences
-from tests.unit.market.exact import exact_cost, exact_trade_cost
+from tests.unit.market.exact import exact_cost, exact_trade_cost, reference_cash
 
 B100 = 100 * MICROS  # b = 100 units
-
-
-def _margin(book: Book, delta: tuple[int, ...]) -> float:
-    return rounding_margin_micros(book.b_micros, book.n, sum(abs(d) for d in delta))
 
 
 def _within_bound(book: Book, delta: tuple[int, ...]) -> bool:
@@ -44,14 +41,20 @@ def _exact(quote: Quote, book: Book) -> Decimal:
     return exact_trade_cost(quote.q_before_micros, quote.delta_micros, book.b_micros)
 
 
+def _is_integer_cost(quote: Quote) -> bool:
+    return sorted(quote.q_after_micros) == [
+        x + quote.cash_micros for x in sorted(quote.q_before_micros)
+    ]
+
+
 # --- exact cases, by hand -----------------------------------------------------------------
 
 
-def test_buying_10_shares_at_b_100_charges_the_exact_cost_rounded_up_past_the_margin() -> None:
+def test_buying_10_shares_at_b_100_charges_the_exact_cost_rounded_up() -> None:
     book = Book((0, 0), B100)
     quote = quote_buy(book, 0, 10 * MICROS)
-    # exact 5_124_947.95136… micros, plus the margin of 1.00001… micro, rounded up
-    assert quote.cash_micros == 5_124_949
+    # exact 5_124_947.95136… micros, rounded up
+    assert quote.cash_micros == 5_124_948
     assert quote.outcome == 0
     assert quote.delta_micros == (10_000_000, 0)
     assert quote.q_after_micros == (10_000_000, 0)
@@ -59,15 +62,15 @@ def test_buying_10_shares_at_b_100_charges_the_exact_cost_rounded_up_past_the_ma
     assert quote.prices_after[0] == pytest.approx(0.52497918747894, rel=1e-13)
     after = book.apply(quote)
     assert after == Book((10_000_000, 0), B100)
-    assert after.prices() == quote.prices_after
+    assert after.prices() == quote.prices_after == Book((10_000_000, 0), B100).prices()
 
 
-def test_selling_them_back_pays_the_exact_proceeds_rounded_down_past_the_margin() -> None:
+def test_selling_them_back_pays_the_exact_proceeds_rounded_down() -> None:
     book = Book((10 * MICROS, 0), B100)
     quote = quote_sell(book, 0, 10 * MICROS)
-    assert quote.cash_micros == -5_124_946
+    assert quote.cash_micros == -5_124_947
     assert quote.delta_micros == (-10_000_000, 0)
-    # the round trip cost the trader 5_124_949 − 5_124_946 = 3 micros
+    # the round trip cost the trader 5_124_948 − 5_124_947 = 1 micro: the two roundings
     assert book.apply(quote) == Book((0, 0), B100)
 
 
@@ -80,23 +83,26 @@ def test_a_subsidy_sets_b_rounded_down_so_the_worst_loss_fits_inside_it() -> Non
 
 
 def test_formatting_micro_units_as_decimal_strings() -> None:
-    assert format_micros(5_124_949) == "5.124949"
+    assert format_micros(5_124_948) == "5.124948"
     assert format_micros(-1) == "-0.000001"
     assert format_micros(7 * MICROS) == "7"
 
 
 def test_spending_buys_the_most_shares_the_money_covers() -> None:
     book = Book((0, 0), B100)
-    assert quote_spend(book, 0, 5_124_949).delta_micros == (10_000_000, 0)
-    assert quote_spend(book, 0, 5_124_948).delta_micros == (9_999_998, 0)
-    assert quote_spend(book, 0, 5_124_948).cash_micros == 5_124_948
+    assert quote_spend(book, 0, 5_124_948).delta_micros == (10_000_000, 0)
+    assert quote_spend(book, 0, 5_124_947).delta_micros == (9_999_998, 0)
+    assert quote_spend(book, 0, 5_124_947).cash_micros == 5_124_947
+    # one micro-unit buys one micro-share at p = 0.5, two buy three
+    assert quote_spend(book, 0, 1).delta_micros == (1, 0)
+    assert quote_spend(book, 0, 2).delta_micros == (3, 0)
 
 
-def test_a_vector_of_one_share_of_every_outcome_costs_one_unit_plus_rounding() -> None:
+def test_a_vector_of_one_share_of_every_outcome_costs_exactly_one_unit() -> None:
     book = Book((3 * MICROS, 0, -2 * MICROS), 50 * MICROS)
     quote = quote_trade(book, (MICROS, MICROS, MICROS))
     assert quote.outcome is None
-    assert quote.cash_micros == MICROS + 2  # 1 unit exactly, plus the 1.00…-micro margin
+    assert quote.cash_micros == MICROS  # C(q + 1) = C(q) + 1, exactly
 
 
 def test_a_vector_with_one_entry_is_priced_like_the_single_outcome_quote() -> None:
@@ -105,11 +111,11 @@ def test_a_vector_with_one_entry_is_priced_like_the_single_outcome_quote() -> No
     assert quote_trade(book, (0, -3 * MICROS, 0)) == quote_sell(book, 1, 3 * MICROS)
 
 
-# --- the rounding inequality, property by property ----------------------------------------
+# --- correct rounding, property by property ---------------------------------------------
 
 
 @given(st.data())
-def test_every_single_outcome_charge_covers_the_exact_cost(data: st.DataObject) -> None:
+def test_every_single_outcome_charge_is_the_exact_cost_rounded_up(data: st.DataObject) -> None:
     book = data.draw(books())
     k = data.draw(st.integers(0, book.n - 1))
     shares = data.draw(share_amounts(book))
@@ -121,14 +127,14 @@ def test_every_single_outcome_charge_covers_the_exact_cost(data: st.DataObject) 
             quote_sell(book, k, shares) if sell else quote_buy(book, k, shares)
         return
     quote = quote_sell(book, k, shares) if sell else quote_buy(book, k, shares)
-    exact = _exact(quote, book)
-    assert quote.cash_micros >= exact
-    assert quote.cash_micros < exact + Decimal(2 * _margin(book, quote.delta_micros) + 1)
+    assert quote.cash_micros == reference_cash(
+        book.q_micros, list(quote.delta_micros), book.b_micros
+    )
     assert (quote.cash_micros <= 0) if sell else (quote.cash_micros >= 1)
 
 
 @given(st.data())
-def test_every_vector_trade_charge_covers_the_exact_cost(data: st.DataObject) -> None:
+def test_every_vector_trade_charge_is_the_exact_cost_rounded_up(data: st.DataObject) -> None:
     book = data.draw(books())
     delta = data.draw(int_trade_vectors(book))
     if not _within_bound(book, delta):
@@ -136,28 +142,26 @@ def test_every_vector_trade_charge_covers_the_exact_cost(data: st.DataObject) ->
             quote_trade(book, delta)
         return
     quote = quote_trade(book, delta)
-    exact = _exact(quote, book)
-    assert quote.cash_micros >= exact
-    assert quote.cash_micros < exact + Decimal(2 * _margin(book, delta) + 1)
+    assert quote.cash_micros == reference_cash(book.q_micros, list(delta), book.b_micros)
 
 
 @given(st.data())
-def test_a_round_trip_never_profits_and_costs_at_least_one_micro(data: st.DataObject) -> None:
+def test_a_round_trip_never_profits_and_loses_exactly_the_rounding(data: st.DataObject) -> None:
     book = data.draw(books(extreme=False))
     k = data.draw(st.integers(0, book.n - 1))
     shares = data.draw(share_amounts(book))
     bought = quote_buy(book, k, shares)
     sold = quote_sell(book.apply(bought), k, shares)
     profit = -(bought.cash_micros + sold.cash_micros)
-    assert profit <= -1
+    # ⌊c⌋ − ⌈c⌉: 0 when the exact cost is an integer, −1 otherwise
+    assert profit == (0 if _is_integer_cost(bought) else -1)
 
 
 @given(st.data())
-def test_splitting_a_trade_never_costs_less_than_the_exact_whole(data: st.DataObject) -> None:
-    """What holds in micro-units, for a trade δ split into pieces δ¹ + … + δᵏ:
+def test_splitting_a_trade_never_costs_less_than_the_whole(data: st.DataObject) -> None:
+    """For a trade δ split into pieces δ¹ + … + δᵏ (cᵢ their exact costs, c = Σ cᵢ):
 
-    exact C(q+δ) − C(q) ≤ Σ cash(pieces) < cash(whole) + Σ (2·mᵢ + 1), and
-    Σ cash(pieces) > cash(whole) − 2·m − 1  (m: the rounding margin of each quote).
+    ⌈c⌉ ≤ Σ ⌈cᵢ⌉ < c + k, so cash(whole) ≤ Σ cash(pieces) < cash(whole) + k.
     """
     book = data.draw(books(extreme=False))
     whole = data.draw(int_trade_vectors(book))
@@ -170,16 +174,13 @@ def test_splitting_a_trade_never_costs_less_than_the_exact_whole(data: st.DataOb
         if any(piece):
             pieces.append(piece)
     single = quote_trade(book, whole)
-    total, state, margins = 0, book, 0.0
+    total, state = 0, book
     for piece in pieces:
         quote = quote_trade(state, piece)
         total += quote.cash_micros
-        margins += 2 * _margin(state, piece) + 1
         state = state.apply(quote)
     assert state.q_micros == single.q_after_micros
-    assert total >= _exact(single, book)
-    assert total > single.cash_micros - 2 * _margin(book, whole) - 1
-    assert total < single.cash_micros + margins
+    assert single.cash_micros <= total < single.cash_micros + len(pieces)
 
 
 def _loss_after(
@@ -246,16 +247,16 @@ def test_the_bound_holds_over_200_000_random_trades_with_rounding() -> None:
 def test_quote_spend_buys_the_most_shares_whose_charge_fits(data: st.DataObject) -> None:
     book = data.draw(books(extreme=False))
     k = data.draw(st.integers(0, book.n - 1))
-    spend = data.draw(st.integers(3, 50 * book.b_micros))
-    if quote_buy(book, k, 1).cash_micros > spend:
-        with pytest.raises(InvalidMarketInput, match="buys no shares"):
-            quote_spend(book, k, spend)
-        return
+    spend = data.draw(st.one_of(st.integers(1, 100), st.integers(1, 50 * book.b_micros)))
     quote = quote_spend(book, k, spend)
     shares = quote.delta_micros[k]
     assert 1 <= quote.cash_micros <= spend
     assert quote == quote_buy(book, k, shares)
     assert quote_buy(book, k, shares + 1).cash_micros > spend
+    # the largest x whose exact cost is at most the spend: c(x) ≤ spend < c(x + 1)
+    after = [0] * book.n
+    after[k] = shares + 1
+    assert exact_trade_cost(book.q_micros, after, book.b_micros) > spend
 
 
 @given(books())
@@ -273,12 +274,14 @@ def test_a_buy_above_the_average_price_limit_is_refused_naming_both_prices() -> 
     with pytest.raises(PriceLimitExceeded) as refused:
         quote_buy(book, 0, 10 * MICROS, Limit(max_average_price_micros=500_000))
     assert str(refused.value) == (
-        "Buying 10 shares of outcome 0 would cost 5.124949 at an average price of "
+        "Buying 10 shares of outcome 0 would cost 5.124948 at an average price of "
         "0.512495 per share, above your limit of 0.5."
     )
-    # exactly at the limit is accepted: 5.124949 / 10 = 0.5124949 ≤ 0.512495
+    # at the limit is accepted: 5.124948 / 10 = 0.5124948 ≤ 0.512495
     ok = quote_buy(book, 0, 10 * MICROS, Limit(max_average_price_micros=512_495))
-    assert ok.cash_micros == 5_124_949
+    assert ok.cash_micros == 5_124_948
+    with pytest.raises(PriceLimitExceeded):
+        quote_buy(book, 0, 10 * MICROS, Limit(max_average_price_micros=512_494))
 
 
 def test_cost_and_proceeds_limits() -> None:
@@ -287,17 +290,17 @@ def test_cost_and_proceeds_limits() -> None:
     with pytest.raises(PriceLimitExceeded) as refused:
         quote_buy(book, 0, 10 * MICROS, Limit(max_cost_micros=5_000_000))
     assert str(refused.value) == (
-        "Buying 10 shares of outcome 0 would cost 5.374222, above your limit of 5."
+        "Buying 10 shares of outcome 0 would cost 5.374221, above your limit of 5."
     )
     with pytest.raises(
-        PriceLimitExceeded, match=r"would pay 5\.124946, below your minimum proceeds"
+        PriceLimitExceeded, match=r"would pay 5\.124947, below your minimum proceeds"
     ):
         quote_sell(book, 0, 10 * MICROS, Limit(min_proceeds_micros=5_200_000))
     with pytest.raises(PriceLimitExceeded) as refused:
         quote_sell(book, 0, 10 * MICROS, Limit(min_average_price_micros=520_000))
     assert "average price of 0.512495 per share, below your limit of 0.52" in str(refused.value)
-    assert quote_sell(book, 0, 10 * MICROS, Limit(min_proceeds_micros=5_124_946)).cash_micros == (
-        -5_124_946
+    assert quote_sell(book, 0, 10 * MICROS, Limit(min_proceeds_micros=5_124_947)).cash_micros == (
+        -5_124_947
     )
 
 
@@ -356,8 +359,8 @@ def test_bad_quotes_are_refused_and_leave_the_book_as_it_was() -> None:
         quote_buy(book, 0, MAX_SHARES_MICROS + 1)
     with pytest.raises(InvalidMarketInput, match="beyond the market's bound"):
         quote_buy(Book((MAX_SHARES_MICROS - 5, 0), B100), 0, 6)
-    with pytest.raises(InvalidMarketInput, match="buys no shares"):
-        quote_spend(book, 0, 1)
+    with pytest.raises(InvalidMarketInput, match="spend must be positive"):
+        quote_spend(book, 0, 0)
     with pytest.raises(InvalidMarketInput, match="Expected a Book"):
         quote_buy((0, 0), 0, 1)  # type: ignore[arg-type]
     with pytest.raises(InvalidMarketInput, match="subsidy"):
@@ -379,13 +382,26 @@ def test_a_quote_for_another_state_is_refused() -> None:
         Book((0, 0), 2 * B100).apply(first)
 
 
-def test_extreme_states_quote_finite_integer_amounts() -> None:
+def test_extreme_states_quote_exact_integer_amounts() -> None:
     # q/b = 1e6 on both sides of the spread
     book = Book((10**15, 0), 10**9)
     assert book.prices() == (1.0, 0.0)
-    buy_favourite = quote_buy(book, 1, 10**9)  # buying the long shot: almost free
-    assert buy_favourite.cash_micros == 2
-    sell_favourite = quote_sell(book, 0, 10**12)  # selling the sure thing: full price
-    assert -sell_favourite.cash_micros == 10**12 - math.ceil(
-        rounding_margin_micros(10**9, 2, 10**12)
-    )
+    buy_long_shot = quote_buy(book, 1, 10**9)  # exact cost about e^-1e6: one micro-unit
+    assert buy_long_shot.cash_micros == 1
+    sell_favourite = quote_sell(book, 0, 10**12)  # the sure thing: 1e12 − ε, rounded down
+    assert sell_favourite.cash_micros == -999_999_999_999
+
+
+def test_quotes_and_books_are_immutable_values() -> None:
+    book = Book((0, 0), B100)
+    quote = quote_buy(book, 0, MICROS)
+    with pytest.raises(AttributeError):
+        book.b_micros = 5  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        quote.cash_micros = 5  # type: ignore[misc]
+    assert hash(book) == hash(Book((0, 0), B100))
+    assert repr(book) == "Book(q_micros=(0, 0), b_micros=100000000)"
+    assert pickle.loads(pickle.dumps(book)) == book
+    assert pickle.loads(pickle.dumps(quote)) == quote
+    hand_built = Quote(0, (MICROS, 0), 500_001, (0, 0), (MICROS, 0), (0.5, 0.5), (0.5025, 0.4975))
+    assert book.apply(hand_built) == Book((MICROS, 0), B100)

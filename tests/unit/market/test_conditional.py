@@ -39,17 +39,17 @@ def test_merging_needs_the_amount_in_every_branch() -> None:
 
 def test_a_trade_spends_only_the_branch_cash_and_adds_the_shares() -> None:
     held = Holdings.empty(branches=2, outcomes=2, cash_micros=20 * MICROS).split(10 * MICROS)
-    quote = quote_buy(Book((0, 0), B100), 0, 10 * MICROS)  # costs 5.124949
+    quote = quote_buy(Book((0, 0), B100), 0, 10 * MICROS)  # costs ⌈5.1249479…⌉ = 5.124948
     after = held.apply_trade(0, quote)
     assert after.cash_micros == 10 * MICROS
-    assert after.branch_cash_micros == (10 * MICROS - 5_124_949, 10 * MICROS)
+    assert after.branch_cash_micros == (10 * MICROS - 5_124_948, 10 * MICROS)
     assert after.shares_micros == ((10 * MICROS, 0), (0, 0))
 
 
 def test_a_trade_the_branch_cannot_pay_for_is_refused() -> None:
     held = Holdings.empty(branches=2, outcomes=2, cash_micros=5 * MICROS).split(5 * MICROS)
     quote = quote_buy(Book((0, 0), B100), 0, 10 * MICROS)
-    with pytest.raises(InsufficientFunds, match=r"costs 5\.124949 but branch 1 holds only 5"):
+    with pytest.raises(InsufficientFunds, match=r"costs 5\.124948 but branch 1 holds only 5"):
         held.apply_trade(1, quote)
 
 

@@ -3,7 +3,8 @@ nothing beyond itself, reads on a 375-pixel-wide phone without sideways scrollin
 text keeps a contrast of at least 4.5:1. Screenshots at both widths are kept in the test's
 temporary directory.
 
-Skipped, saying why, only where the Playwright package or ``/usr/bin/chromium`` is missing.
+It drives the suite's one Chromium (`tests/e2e/conftest.py` ``chromium``: skipped, saying
+why, only where it cannot run, and a failure under CI).
 """
 
 from __future__ import annotations
@@ -11,21 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from db.session import Database
 from reports import render_html
 from reports.read_model import build
 from tests.reports.helpers import traded
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 CONTRAST = """
 () => {
@@ -59,21 +49,8 @@ CONTRAST = """
 """
 
 
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package")
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
 def test_the_report_reads_on_a_phone_and_a_desktop_and_loads_nothing(
-    browser: Any, sqlite_db: Database, tmp_path: Path
+    chromium: Any, sqlite_db: Database, tmp_path: Path
 ) -> None:
     t = traded(sqlite_db)
     with sqlite_db.read() as s:
@@ -81,7 +58,7 @@ def test_the_report_reads_on_a_phone_and_a_desktop_and_loads_nothing(
     page_file = tmp_path / "report.html"
     page_file.write_text(html, encoding="utf-8")
     for width, height in ((375, 740), (1280, 900)):
-        context = browser.new_context(viewport={"width": width, "height": height})
+        context = chromium.new_context(viewport={"width": width, "height": height})
         page = context.new_page()
         requests: list[str] = []
         page.on("request", lambda request, seen=requests: seen.append(request.url))
