@@ -66,7 +66,7 @@ def heads_command(
     later check that the history up to these heads is unchanged."""
     from db.audit_chain import iso_instant
     from db.types import utcnow
-    from market.audit_export import stream_heads
+    from market.audit_trail import stream_heads
 
     database = _database(database_url)
     try:

@@ -1,6 +1,6 @@
 """The audit log read from the database: heads, a verifiable source, and the export.
 
-- `stream_heads` reads every non-empty stream's head in **one statement** (the governance
+- the heads come from `market.audit_trail.stream_heads`, **one statement** (the governance
   head and every market row's head), so the set is one consistent snapshot on PostgreSQL
   too: a split recorded in a market stream never appears without the credit it spent.
 - `DatabaseSource` serves `market.audit_verify.verify`: the heads of that snapshot, then
@@ -19,41 +19,14 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
-
-from sqlalchemy import Table, literal, select, union_all
-from sqlalchemy.orm import Session
 
 from db import audit
-from db.audit_chain import FORMAT, Head, iso_instant, market_stream
+from db.audit_chain import FORMAT, Head, iso_instant
 from db.session import Database
 from db.types import utcnow
 from market.audit_replay import ReplayedState
-from market.audit_trail import compare_with_database
-from market.audit_verify import VerifyReport, stream_order, verify
-from market.models import Market
-
-
-def stream_heads(session: Session) -> list[Head]:
-    """Every non-empty stream's head, governance first then markets by id (one statement)."""
-    heads = cast(Table, audit.AuditHead.__table__)
-    market = cast(Table, Market.__table__)
-    stmt = union_all(
-        select(heads.c.stream, literal(0).label("market_id"), heads.c.seq, heads.c.hash).where(
-            heads.c.seq > 0
-        ),
-        select(
-            literal("").label("stream"),
-            market.c.id.label("market_id"),
-            market.c.audit_seq.label("seq"),
-            market.c.audit_hash.label("hash"),
-        ).where(market.c.audit_seq > 0),
-    )
-    found = [
-        Head(row.stream or market_stream(row.market_id), int(row.seq), str(row.hash))
-        for row in session.execute(stmt)
-    ]
-    return stream_order(found)
+from market.audit_trail import compare_with_database, stream_heads
+from market.audit_verify import VerifyReport, verify
 
 
 class DatabaseSource:

@@ -19,8 +19,8 @@ last (`db.audit`). A split or merge locks its proposal's markets right after the
 before any account row, so it never holds an account row a trade on one of those markets
 is waiting for.
 
-Reading: `market_heads` pages through the markets' heads, `all_heads` lists every stream's
-head (governance first, then markets by id), and `compare_with_database` checks the stored
+Reading: `market_heads` pages through the markets' heads, `stream_heads` lists every non-empty
+stream's head (governance first, then markets by id), and `compare_with_database` checks the stored
 balances, positions and market states against a replay of the log
 (`market.audit_replay.ReplayedState`), naming the first that differs.
 """
@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, tuple_, update
+from sqlalchemy import Table, bindparam, literal, select, tuple_, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -50,6 +50,7 @@ from db.paging import MAX_PAGE
 from db.prepared import prepared
 from market import repository as repo
 from market.audit_replay import ReplayedState
+from market.audit_verify import stream_order
 from market.book import format_micros
 from market.models import Market, as_int_list
 
@@ -161,19 +162,26 @@ def market_heads(session: Session, after_id: int = 0, limit: int = MAX_PAGE) -> 
     return [head_of(r) for r in session.execute(stmt)]
 
 
-def all_heads(session: Session) -> list[Head]:
-    """Every stream's head: the governance stream first, then each market's by id.
-
-    Read a page of markets at a time in the caller's transaction: for heads that belong
-    together while others write (an export), run it in a snapshot (PostgreSQL
-    ``REPEATABLE READ``; a SQLite read transaction is one already).
-    """
-    heads = [audit.governance_head(session)]
-    after = 0
-    while page := market_heads(session, after, MAX_PAGE):
-        heads.extend(page)
-        after = int(market_of_stream(page[-1].stream) or 0)
-    return heads
+def stream_heads(session: Session) -> list[Head]:
+    """Every non-empty stream's head, governance first then markets by id (one statement)."""
+    heads = cast(Table, audit.AuditHead.__table__)
+    market = cast(Table, Market.__table__)
+    stmt = union_all(
+        select(heads.c.stream, literal(0).label("market_id"), heads.c.seq, heads.c.hash).where(
+            heads.c.seq > 0
+        ),
+        select(
+            literal("").label("stream"),
+            market.c.id.label("market_id"),
+            market.c.audit_seq.label("seq"),
+            market.c.audit_hash.label("hash"),
+        ).where(market.c.audit_seq > 0),
+    )
+    found = [
+        Head(row.stream or market_stream(row.market_id), int(row.seq), str(row.hash))
+        for row in session.execute(stmt)
+    ]
+    return stream_order(found)
 
 
 # --- checking the stored state against a replay --------------------------------------------

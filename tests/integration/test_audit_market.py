@@ -227,7 +227,7 @@ def replay(db: Database, facts: GovernanceFacts) -> ReplayedState:
     """Every chain checked, then the governance stream and every market stream (by market
     id) fed to the market replay, as the verifier does."""
     with db.read() as s:
-        heads = audit_trail.all_heads(s)
+        heads = audit_trail.stream_heads(s)
         assert heads[0].stream == GOVERNANCE
         replayer = MarketReplay(facts)
         for head in heads:
@@ -450,7 +450,7 @@ def test_a_balance_changed_behind_the_log_is_named(db: Database) -> None:
 def test_every_market_stream_head_is_on_its_row(db: Database) -> None:
     world = build(db)
     with db.read() as s:
-        heads = audit_trail.all_heads(s)
+        heads = audit_trail.stream_heads(s)
         assert [h.stream for h in heads] == [GOVERNANCE] + [
             market_stream(m) for m in world.settled_markets + world.unwound_markets
         ]
@@ -489,7 +489,7 @@ def test_a_trade_appends_its_event_with_one_insert_and_no_extra_read(db: Databas
     assert "audit_seq=" in market_update.replace(" ", "")
     assert sum(q.startswith("insert into audit_event") for q in done) == 1
     with db.read() as s:
-        (head,) = [h for h in audit_trail.all_heads(s) if h.stream == market_stream(market)]
+        (head,) = [h for h in audit_trail.stream_heads(s) if h.stream == market_stream(market)]
         row = s.get(Market, market)
         assert row is not None
         assert (head.seq, head.hash) == (row.audit_seq, row.audit_hash)
@@ -500,7 +500,7 @@ def test_a_refused_change_appends_nothing(db: Database) -> None:
     world = build_world(db, traders=2, split=10 * UNIT)
     poor, other = world.traders
     with db.read() as s:
-        before = audit_trail.all_heads(s)
+        before = audit_trail.stream_heads(s)
     with pytest.raises(InsufficientFunds), db.write() as s:
         execute(s, poor, world.market_ids[0], _buy(1_000))
     with pytest.raises(InsufficientShares), db.write() as s:
@@ -510,17 +510,17 @@ def test_a_refused_change_appends_nothing(db: Database) -> None:
     with pytest.raises(InsufficientFunds), db.write() as s:
         funding.debit(s, other, 1_000 * UNIT)
     with db.read() as s:
-        assert audit_trail.all_heads(s) == before
+        assert audit_trail.stream_heads(s) == before
     with db.write() as s:
         close_proposal(s, world.proposal_id)
     with db.read() as s:
-        after_close = audit_trail.all_heads(s)
+        after_close = audit_trail.stream_heads(s)
     with pytest.raises(MarketClosed), db.write() as s:
         funding.split(s, poor, world.proposal_id, UNIT)
     with db.write() as s:
         close_proposal(s, world.proposal_id)  # already closed: nothing changes
     with db.read() as s:
-        assert audit_trail.all_heads(s) == after_close
+        assert audit_trail.stream_heads(s) == after_close
     assert [h.seq for h in after_close[1:]] == [h.seq + 1 for h in before[1:]]
 
 

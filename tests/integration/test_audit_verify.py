@@ -22,7 +22,8 @@ from api.seed import seed_demo
 from db import canonical
 from db.audit_chain import GOVERNANCE, Head, body_hash
 from db.session import Database
-from market.audit_export import ExportRefused, export, stream_heads, verify_database
+from market.audit_export import ExportRefused, export, verify_database
+from market.audit_trail import stream_heads
 from market.audit_verify import DirectorySource, heads_from_json, verify
 from market.models import CashBalance, Trade
 
