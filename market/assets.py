@@ -22,8 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
+import numpy.typing as npt
+
 from market.book import MICROS
 from market.errors import InvalidMarketInput
+
+FloatArray = npt.NDArray[np.float64]
 
 
 def _finite(x: object, name: str) -> float:
@@ -110,6 +115,20 @@ class ScalarAsset:
         p_long, _ = _probabilities(prices, 2)
         return self.lo + (self.hi - self.lo) * p_long
 
+    def expected_welfare_many(self, prices: npt.ArrayLike) -> FloatArray:
+        """`expected_welfare` over an array of price vectors, outcomes on the LAST axis.
+
+        ``lo + (hi − lo) · p_LONG / (p_LONG + p_SHORT)`` per row (welfare units); the same
+        formula as the scalar, for the simulator's many markets. Inputs are trusted (the
+        float fast mode's prices): no validation beyond the shape.
+        """
+        p = np.asarray(prices, dtype=np.float64)
+        if p.shape[-1:] != (2,):
+            raise InvalidMarketInput(f"Expected 2 prices on the last axis, got shape {p.shape}.")
+        long = p[..., 0]
+        out: FloatArray = self.lo + (self.hi - self.lo) * (long / (long + p[..., 1]))
+        return out
+
     def fraction(self, W: float) -> Fraction:
         """``x = clip((W − lo) / (hi − lo), 0, 1)`` as an exact rational (from the floats)."""
         w = _finite(W, "The measured welfare W")
@@ -182,6 +201,24 @@ class BinnedAsset:
         p = _probabilities(prices, self.n)
         e = self.edges
         return math.fsum(p[i] * (e[i] + e[i + 1]) / 2.0 for i in range(self.n))
+
+    def midpoints(self) -> FloatArray:
+        """``(e_i + e_{i+1}) / 2`` per bin, welfare units."""
+        e = np.asarray(self.edges, dtype=np.float64)
+        mids: FloatArray = (e[:-1] + e[1:]) / 2.0
+        return mids
+
+    def expected_welfare_many(self, prices: npt.ArrayLike) -> FloatArray:
+        """`expected_welfare` over an array of price vectors, outcomes on the LAST axis:
+        ``Σ_i p_i · mid_i / Σ_i p_i`` per row (welfare units; inputs trusted, as the scalar
+        asset's twin)."""
+        p = np.asarray(prices, dtype=np.float64)
+        if p.shape[-1:] != (self.n,):
+            raise InvalidMarketInput(
+                f"Expected {self.n} prices on the last axis, got shape {p.shape}."
+            )
+        out: FloatArray = (p @ self.midpoints()) / p.sum(axis=-1)
+        return out
 
     def prob_below(self, prices: Sequence[float], x: float) -> float:
         """``P(W < x) = Σ_{j<i} p_j + p_i · (x − e_i) / (e_{i+1} − e_i)`` for x in bin i.

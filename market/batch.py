@@ -378,3 +378,74 @@ def batch_buy_cost(
         large = np.logaddexp(np.log1p(-p), log_p + t)
     out: FloatArray = ba * np.where(t <= 30.0, small, large)
     return out
+
+
+class FloatBooks:
+    """Float fast mode, stepped in place: many LMSR books held as float64 arrays.
+
+    For simulations that run hundreds of thousands of sequential steps over thousands of
+    markets, where re-validating every array at every step would cost more than the
+    arithmetic. The books are validated once here; the steps trust the arrays the
+    simulator builds. Layout is outcomes first, ``q`` of shape ``(n, markets)``, so the
+    reductions over outcomes are element-wise operations across markets.
+
+    The formulas are `batch_prices`'s and `batch_spend`'s float estimate (`_spend_guess`):
+
+    - price ``p_i = e^{(q_i − max q)/b} / Σ_j e^{(q_j − max q)/b}``;
+    - a spend ``F > 0`` on outcome ``k`` buys ``x = b · softplus(ln expm1(F/b) − ln p_k)``
+      shares, the exact inverse of the cost ``b · ln(1 − p_k + p_k e^{x/b}) = F`` (to float
+      rounding); a spend of 0 buys nothing.
+
+    Units are the caller's (the simulator uses micro-units as floats, like `Book`). No
+    rounding in the maker's favour happens here: use `batch_spend` for that.
+
+    Attributes:
+        q: shares outstanding, ``(n, markets)``, float64; modified by `buy_with`.
+        b: liquidity per market, ``(markets,)``, each > 0.
+    """
+
+    def __init__(self, n: int, b: npt.ArrayLike) -> None:
+        ba = np.array(b, dtype=np.float64)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+            raise InvalidMarketInput(f"A market needs at least two outcomes, got {n!r}.")
+        if ba.ndim != 1 or not bool(np.isfinite(ba).all()) or bool((ba <= 0.0).any()):
+            raise InvalidMarketInput("b must be a 1-d array of finite positive numbers.")
+        self.b: FloatArray = ba
+        self.q: FloatArray = np.zeros((n, ba.shape[0]), dtype=np.float64)
+        self._columns = np.arange(ba.shape[0])
+        self._cache: tuple[FloatArray, FloatArray] | None = None
+
+    def _weights(self) -> tuple[FloatArray, FloatArray]:
+        """``(e^{r}, S)`` with ``r = (q − max q) / b`` per outcome and ``S = Σ e^{r}``,
+        kept until the next purchase changes ``q``."""
+        if self._cache is None:
+            q = self.q
+            top = q.max(axis=0)
+            w = np.exp((q - top) / self.b)
+            self._cache = (w, w.sum(axis=0))
+        return self._cache
+
+    def prices(self) -> FloatArray:
+        """Prices, ``(n, markets)``; each column sums to 1."""
+        w, total = self._weights()
+        result: FloatArray = w / total
+        return result
+
+    def buy_with(self, outcome: IntArray, spend: FloatArray) -> FloatArray:
+        """Spend ``spend[m] ≥ 0`` on outcome ``outcome[m]`` in every market ``m`` at once.
+
+        Returns:
+            Shares bought per market, ``(markets,)`` (0 where the spend is 0); ``q`` is
+            updated in place.
+        """
+        w, total = self._weights()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at = outcome * self.b.shape[0] + self._columns  # flat: faster than w[k, m]
+            r_k = np.log(np.take(w, at))
+            st = _States(r_k, total, 0.0, self.b)
+            shares = np.where(spend > 0.0, _spend_guess(st, spend), 0.0)
+        flat = self.q.reshape(-1)
+        flat[at] = flat[at] + shares
+        self._cache = None
+        result: FloatArray = shares
+        return result
