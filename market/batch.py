@@ -231,15 +231,17 @@ def batch_trade(
 
 
 def _spend_guess(st: _States, spend: FloatArray) -> FloatArray:
-    """``x = b · softplus(ln expm1(F/b) − ln p)``: the float inverse of the buy cost."""
+    """``x = b · softplus(ln expm1(F/b) − ln p)``: the float inverse of the buy cost.
+
+    Branch-free, so each term is computed once per row: ``ln expm1(z) = z + ln(−expm1(−z))``
+    (accurate for tiny ``z``, where ``−expm1(−z) ≈ z``, and for huge ``z``, where it is 1)
+    and ``softplus(g) = logaddexp(0, g)``.
+    """
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         z = spend / st.b
-        log_expm1 = np.where(
-            z > 30.0, z + np.log1p(-np.exp(-np.minimum(z, 700.0))), np.log(np.expm1(z))
-        )
+        log_expm1 = z + np.log(-np.expm1(-z))
         g = log_expm1 - (st.log_weight - np.log(st.total))
-        softplus = np.where(g > 0.0, g + np.log1p(np.exp(-np.abs(g))), np.log1p(np.exp(g)))
-        guess: FloatArray = st.b * softplus
+        guess: FloatArray = st.b * np.logaddexp(0.0, g)
     return guess
 
 
@@ -392,9 +394,10 @@ class FloatBooks:
     The formulas are `batch_prices`'s and `batch_spend`'s float estimate (`_spend_guess`):
 
     - price ``p_i = e^{(q_i − max q)/b} / Σ_j e^{(q_j − max q)/b}``;
-    - a spend ``F > 0`` on outcome ``k`` buys ``x = b · softplus(ln expm1(F/b) − ln p_k)``
-      shares, the exact inverse of the cost ``b · ln(1 − p_k + p_k e^{x/b}) = F`` (to float
-      rounding); a spend of 0 buys nothing.
+    - a spend ``F > 0`` on outcome ``k`` buys ``x = b · ln(1 + expm1(F/b) / p_k)`` shares
+      (``= b · softplus(ln expm1(F/b) − ln p_k)``, `_spend_guess`'s form, which it falls
+      back to where this one overflows), the exact inverse of the cost
+      ``b · ln(1 − p_k + p_k e^{x/b}) = F`` (to float rounding); a spend of 0 buys nothing.
 
     Units are the caller's (the simulator uses micro-units as floats, like `Book`). No
     rounding in the maker's favour happens here: use `batch_spend` for that.
@@ -413,21 +416,22 @@ class FloatBooks:
         self.b: FloatArray = ba
         self.q: FloatArray = np.zeros((n, ba.shape[0]), dtype=np.float64)
         self._columns = np.arange(ba.shape[0])
-        self._cache: tuple[FloatArray, FloatArray] | None = None
+        self._cache: tuple[FloatArray, FloatArray, FloatArray] | None = None
 
-    def _weights(self) -> tuple[FloatArray, FloatArray]:
-        """``(e^{r}, S)`` with ``r = (q − max q) / b`` per outcome and ``S = Σ e^{r}``,
-        kept until the next purchase changes ``q``."""
+    def _weights(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``(e^{r}, S, max q)`` with ``r = (q − max q) / b`` per outcome and
+        ``S = Σ e^{r}``, kept until the next purchase changes ``q``."""
         if self._cache is None:
             q = self.q
-            top = q.max(axis=0)
+            top = np.maximum(q[0], q[1]) if q.shape[0] == 2 else q.max(axis=0)
             w = np.exp((q - top) / self.b)
-            self._cache = (w, w.sum(axis=0))
+            total = w[0] + w[1] if q.shape[0] == 2 else w.sum(axis=0)
+            self._cache = (w, total, top)
         return self._cache
 
     def prices(self) -> FloatArray:
         """Prices, ``(n, markets)``; each column sums to 1."""
-        w, total = self._weights()
+        w, total, _ = self._weights()
         result: FloatArray = w / total
         return result
 
@@ -438,14 +442,21 @@ class FloatBooks:
             Shares bought per market, ``(markets,)`` (0 where the spend is 0); ``q`` is
             updated in place.
         """
-        w, total = self._weights()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            at = outcome * self.b.shape[0] + self._columns  # flat: faster than w[k, m]
-            r_k = np.log(np.take(w, at))
-            st = _States(r_k, total, 0.0, self.b)
-            shares = np.where(spend > 0.0, _spend_guess(st, spend), 0.0)
+        w, total, top = self._weights()
         flat = self.q.reshape(-1)
-        flat[at] = flat[at] + shares
+        at = outcome * self.b.shape[0] + self._columns  # flat indexing: faster than q[k, m]
+        q_k = np.take(flat, at)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            # x = b · softplus(ln expm1(F/b) − ln p_k) = b · ln(1 + expm1(F/b) / p_k)
+            shares = self.b * np.log1p(
+                np.expm1(spend / self.b) * total / np.take(w.reshape(-1), at)
+            )
+            wild = ~np.isfinite(shares)
+            if wild.any():  # a huge spend or a vanishing price: the overflow-safe form
+                st = _States((q_k - top) / self.b, total, 0.0, self.b)
+                shares = np.where(wild, _spend_guess(st, spend), shares)
+            shares = np.where(spend > 0.0, shares, 0.0)
+        flat[at] = q_k + shares
         self._cache = None
         result: FloatArray = shares
         return result
