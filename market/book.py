@@ -791,7 +791,13 @@ def quote_spend(book: Book, outcome: int, spend_micros: int, limit: Limit | None
         )
     cap = min(room, MAX_SHARES_MICROS)
     state = b.state()
-    if single_cash(b._q, b._b, state, k, cap)[0] <= spend:
+    # c(cap) ≥ cap + b·ln p_k (the e^{x/b} term alone): when that float bound clears the
+    # spend by a wide slack, cap cannot fit and the exact check (a decimal evaluation at
+    # this size, ~100 µs) is not needed.
+    log_p = (b._q[k] - state[0]) / b._b - math.log(state[1])
+    lower = cap + b._b * log_p
+    slack = 1e-9 * (abs(cap) + abs(b._b * log_p)) + 2.0
+    if lower - slack <= spend and single_cash(b._q, b._b, state, k, cap)[0] <= spend:
         raise InvalidMarketInput(
             f"A spend of {format_micros(spend)} would buy more than the market's bound of "
             f"{format_micros(cap)} further shares of outcome {k}."
