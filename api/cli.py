@@ -208,12 +208,13 @@ def _one_line(text: str) -> str:
 
 def _register_lifecycle() -> None:
     """The commands of a proposal's end live beside their services' CLI modules."""
-    from api import cli_audit, cli_decide, cli_report, cli_settle
+    from api import cli_audit, cli_backtest, cli_decide, cli_report, cli_settle
 
     cli_decide.register(app)
     cli_settle.register(app)
     cli_report.register(app)
     cli_audit.register(app)
+    cli_backtest.register(app)
 
 
 _register_lifecycle()

@@ -18,17 +18,21 @@ on how a sweep splits the work.
 from __future__ import annotations
 
 import json
+import math
+import re
 import tomllib
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
 from db import canonical
 from db.errors import InvalidInputError
+from market.branch import liquidity_micros
 from market.decision import DecisionRule, InvalidDecisionRule
+from market.errors import InvalidProposal
 
 SCHEMA = "backtest-scenario/1"
 
@@ -60,6 +64,13 @@ MAX_AGENTS = 10_000
 MAX_ROUNDS = 100_000
 
 
+Int = Annotated[int, Strict()]
+"""A whole number as written: ``true`` or ``"100"`` is refused, never read as 1 or 100."""
+
+Real = Annotated[float, Strict()]
+"""A number as written (an integer is fine): a boolean or a string is refused."""
+
+
 class ScenarioError(InvalidInputError):
     """A scenario that cannot be run: names the first field at fault (``field``)."""
 
@@ -76,7 +87,7 @@ class Branch(_Spec):
     """One branch: its name and its true causal effect on welfare (welfare units)."""
 
     name: str = Field(min_length=1, max_length=200)
-    effect: float = Field(allow_inf_nan=False, ge=-1e9, le=1e9)
+    effect: Real = Field(allow_inf_nan=False, ge=-1e9, le=1e9)
 
 
 class Welfare(_Spec):
@@ -87,17 +98,17 @@ class Welfare(_Spec):
     ``effect ~ N(0, prior_sd²)`` for every branch.
     """
 
-    lo: float = Field(default=0.0, allow_inf_nan=False, ge=-1e9, le=1e9)
-    hi: float = Field(default=100.0, allow_inf_nan=False, ge=-1e9, le=1e9)
-    base: float = Field(default=50.0, allow_inf_nan=False, ge=-1e9, le=1e9)
-    noise: float = Field(default=5.0, allow_inf_nan=False, ge=0.0, le=1e9)
-    prior_sd: float = Field(default=10.0, allow_inf_nan=False, gt=0.0, le=1e9)
+    lo: Real = Field(default=0.0, allow_inf_nan=False, ge=-1e9, le=1e9)
+    hi: Real = Field(default=100.0, allow_inf_nan=False, ge=-1e9, le=1e9)
+    base: Real = Field(default=50.0, allow_inf_nan=False, ge=-1e9, le=1e9)
+    noise: Real = Field(default=5.0, allow_inf_nan=False, ge=0.0, le=1e9)
+    prior_sd: Real = Field(default=10.0, allow_inf_nan=False, gt=0.0, le=1e9)
     unit: str = Field(default="points", max_length=50)
 
     @model_validator(mode="after")
     def _bounds(self) -> Welfare:
         if not self.lo < self.hi:
-            raise ValueError(f"lo ({self.lo}) must be below hi ({self.hi})")
+            raise ValueError(f"hi: lo ({self.lo}) must be below hi ({self.hi})")
         return self
 
 
@@ -109,42 +120,42 @@ class Market(_Spec):
     ``b = F / ln n`` (`market.branch.liquidity_micros`, discounted under ipw).
     """
 
-    subsidy: float = Field(default=1000.0, allow_inf_nan=False, gt=0.0, le=1e9)
+    subsidy: Real = Field(default=1000.0, allow_inf_nan=False, gt=0.0, le=1e9)
     asset: Literal["long_short", "bins"] = "long_short"
-    bins: int = Field(default=10, ge=2, le=200)
-    rounds: int = Field(default=50, ge=1, le=MAX_ROUNDS)
-    trading_seconds: int = Field(default=7 * 86_400, ge=1, le=10 * 366 * 86_400)
-    min_trade: float = Field(default=0.01, allow_inf_nan=False, gt=0.0, le=1e9)
+    bins: Int = Field(default=10, ge=2, le=200)
+    rounds: Int = Field(default=50, ge=1, le=MAX_ROUNDS)
+    trading_seconds: Int = Field(default=7 * 86_400, ge=1, le=10 * 366 * 86_400)
+    min_trade: Real = Field(default=0.01, allow_inf_nan=False, gt=0.0, le=1e9)
 
 
 class Rule(_Spec):
     """The decision rule (`market.decision.DecisionRule`) without exploration, plus the
     ``epsilon`` the exploring futarchy mechanisms use."""
 
-    window_seconds: int = 86_400
-    interval_seconds: int = 3_600
-    cap: float = Field(default=5.0, allow_inf_nan=False)
-    threshold: float = Field(default=0.0, allow_inf_nan=False)
-    epsilon: float = Field(default=0.1, allow_inf_nan=False, gt=0.0, lt=1.0)
+    window_seconds: Int = 86_400
+    interval_seconds: Int = 3_600
+    cap: Real = Field(default=5.0, allow_inf_nan=False)
+    threshold: Real = Field(default=0.0, allow_inf_nan=False)
+    epsilon: Real = Field(default=0.1, allow_inf_nan=False, gt=0.0, lt=1.0)
 
 
 class Informed(_Spec):
     """Traders with a private signal ``s = effect + N(0, signal_noise²)`` of every branch,
     who trade a fraction ``kelly`` of the Kelly stake toward their posterior."""
 
-    count: int = Field(default=0, ge=0, le=MAX_AGENTS)
-    signal_noise: float = Field(default=5.0, allow_inf_nan=False, gt=0.0, le=1e9)
-    budget: float = Field(default=100.0, allow_inf_nan=False, gt=0.0, le=1e9)
-    kelly: float = Field(default=0.5, allow_inf_nan=False, gt=0.0, le=1.0)
+    count: Int = Field(default=0, ge=0, le=MAX_AGENTS)
+    signal_noise: Real = Field(default=5.0, allow_inf_nan=False, gt=0.0, le=1e9)
+    budget: Real = Field(default=100.0, allow_inf_nan=False, gt=0.0, le=1e9)
+    kelly: Real = Field(default=0.5, allow_inf_nan=False, gt=0.0, le=1.0)
 
 
 class Noise(_Spec):
     """Traders with no information: each action buys a random outcome of each branch with
     a uniform random share of ``max_fraction`` of their branch cash."""
 
-    count: int = Field(default=0, ge=0, le=MAX_AGENTS)
-    budget: float = Field(default=50.0, allow_inf_nan=False, gt=0.0, le=1e9)
-    max_fraction: float = Field(default=0.1, allow_inf_nan=False, gt=0.0, le=1.0)
+    count: Int = Field(default=0, ge=0, le=MAX_AGENTS)
+    budget: Real = Field(default=50.0, allow_inf_nan=False, gt=0.0, le=1e9)
+    max_fraction: Real = Field(default=0.1, allow_inf_nan=False, gt=0.0, le=1.0)
 
 
 class Manipulator(_Spec):
@@ -154,19 +165,19 @@ class Manipulator(_Spec):
     ``search_budgets`` (multiples of the subsidy) are tried to find its cost to flip the
     decision; ``search_runs`` runs each."""
 
-    target: int = Field(ge=0)
-    budget: float | None = Field(default=None, allow_inf_nan=False, gt=0.0, le=1e12)
-    budget_multiple: float | None = Field(default=None, allow_inf_nan=False, gt=0.0, le=1e6)
-    search_budgets: tuple[float, ...] = ()
-    search_runs: int = Field(default=100, ge=1, le=MAX_RUNS)
+    target: Int = Field(ge=0)
+    budget: Real | None = Field(default=None, allow_inf_nan=False, gt=0.0, le=1e12)
+    budget_multiple: Real | None = Field(default=None, allow_inf_nan=False, gt=0.0, le=1e6)
+    search_budgets: tuple[Real, ...] = ()
+    search_runs: Int = Field(default=100, ge=1, le=MAX_RUNS)
 
     @model_validator(mode="after")
     def _one_budget(self) -> Manipulator:
         if (self.budget is None) == (self.budget_multiple is None):
-            raise ValueError("give exactly one of budget and budget_multiple")
+            raise ValueError("budget: give exactly one of budget and budget_multiple")
         for m in self.search_budgets:
             if not 0.0 <= m <= 1e6:
-                raise ValueError(f"search_budgets must lie in [0, 1e6], got {m}")
+                raise ValueError(f"search_budgets: each must lie in [0, 1e6], got {m}")
         return self
 
 
@@ -190,8 +201,8 @@ class Confounding(_Spec):
     Bets that settle only on random draws (``randomised_only``) price the causal effect.
     """
 
-    strength: float = Field(default=0.0, allow_inf_nan=False, ge=-1e9, le=1e9)
-    adoption: float = Field(default=0.0, allow_inf_nan=False, ge=-100.0, le=100.0)
+    strength: Real = Field(default=0.0, allow_inf_nan=False, ge=-1e9, le=1e9)
+    adoption: Real = Field(default=0.0, allow_inf_nan=False, ge=-100.0, le=100.0)
 
 
 class Scenario(_Spec):
@@ -199,10 +210,10 @@ class Scenario(_Spec):
 
     schema_: Literal["backtest-scenario/1"] = Field(default="backtest-scenario/1", alias="schema")
     name: str = Field(min_length=1, max_length=200)
-    runs: int = Field(default=100, ge=1, le=MAX_RUNS)
-    seed: int = Field(default=0, ge=0, lt=2**128)
+    runs: Int = Field(default=100, ge=1, le=MAX_RUNS)
+    seed: Int = Field(default=0, ge=0, lt=2**128)
     engine: Literal["exact", "fast"] = "exact"
-    block: int = Field(default=500, ge=1, le=100_000)
+    block: Int = Field(default=500, ge=1, le=100_000)
     branches: tuple[Branch, ...] = Field(min_length=2, max_length=50)
     welfare: Welfare = Welfare()
     market: Market = Market()
@@ -215,22 +226,25 @@ class Scenario(_Spec):
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        # "field: message", so `from_dict` names the field of a cross-field refusal
         for m in self.mechanisms:
             if m not in MECHANISMS:
-                raise ValueError(f"unknown mechanism {m!r}; known: {', '.join(MECHANISMS)}")
+                raise ValueError(
+                    f"mechanisms: unknown mechanism {m!r}; known: {', '.join(MECHANISMS)}"
+                )
         if len(set(self.mechanisms)) != len(self.mechanisms):
-            raise ValueError("mechanisms are listed more than once")
+            raise ValueError("mechanisms: a mechanism is listed more than once")
         manip = self.population.manipulator
         if manip is not None and not 0 < manip.target < len(self.branches):
             raise ValueError(
-                f"population.manipulator.target must name an alternative, 1 to "
+                f"population.manipulator.target: must name an alternative, 1 to "
                 f"{len(self.branches) - 1}, got {manip.target}"
             )
         if self.agents == 0:
-            raise ValueError("the population has no agents")
+            raise ValueError("population: the population has no agents")
         names = [b.name for b in self.branches]
         if len(set(names)) != len(names):
-            raise ValueError("branch names must be distinct")
+            raise ValueError("branches: branch names must be distinct")
         return self
 
     # --- derived ------------------------------------------------------------------------
@@ -296,12 +310,24 @@ def from_dict(data: Mapping[str, Any]) -> Scenario:
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
+        named = re.fullmatch(r"([A-Za-z_][\w.]*): (.*)", msg, flags=re.DOTALL)
+        if err["type"] == "value_error" and named:  # a model validator naming its field
+            loc = (*loc, *named.group(1).split("."))
+            msg = named.group(2)
         raise ScenarioError(_field(loc), msg) from None
     try:
         for mode in ("none", "ipw", "randomised_only"):
             scenario.decision_rule(mode)
     except InvalidDecisionRule as exc:
         raise ScenarioError(f"rule.{exc.field}", str(exc)) from None
+    subsidy = math.floor(scenario.market.subsidy * 1_000_000)
+    for mechanism in scenario.mechanisms:
+        if mechanism in FUTARCHY_MODES:
+            rule = scenario.decision_rule(FUTARCHY_MODES[mechanism])
+            try:
+                liquidity_micros(scenario.outcomes, len(scenario.branches), subsidy, rule)
+            except InvalidProposal as exc:
+                raise ScenarioError("market.subsidy", f"{mechanism}: {exc}") from None
     return scenario
 
 
