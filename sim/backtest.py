@@ -2,6 +2,8 @@
 
 A scenario's runs are cut into blocks of `Scenario.block` runs; a block is the unit of
 work (`run_block`): its runs step together in numpy, every mechanism on the same world.
+Every run draws from its own seed, so the block size changes no number (it is not part
+of the scenario's id) and blocks can be merged in any grouping.
 A block's result is plain JSON: per run, what each mechanism chose and what futarchy's
 markets estimated, earned and lost. `merge` turns a scenario's blocks into its result
 (the ``backtest-result/1`` contract that `reports.backtest` renders): for every mechanism,
@@ -20,7 +22,7 @@ with 95% intervals over runs (`sim.stats`):
 
 `sweep` takes any `concurrent.futures.Executor` (a local process pool by default; a Dask
 ``Client(...).get_executor()`` for a cluster) and skips blocks already in its cache
-directory, ``CACHE/<scenario id>/block-<i>.json``.
+directory, ``CACHE/<scenario id>/runs-<first>-<count>.json``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,15 @@ from sim import baselines
 from sim.scenario import FUTARCHY_MODES, Scenario, from_dict
 from sim.stats import mean_ci, per_column, proportion_ci, rounded
 from sim.trading import FutarchyRun, run_futarchy
-from sim.world import AGENT_TYPES, FloatArray, agents_of, blocks, draw_world, manipulator_budget
+from sim.world import (
+    AGENT_TYPES,
+    FloatArray,
+    agents_of,
+    block_runs,
+    blocks,
+    draw_world,
+    manipulator_budget,
+)
 
 RESULT_SCHEMA = "backtest-result/1"
 CONVERGENCE_TOLERANCE = 0.05
@@ -99,7 +109,7 @@ def run_block(spec: Scenario | Mapping[str, Any], block: int) -> dict[str, Any]:
     rows: dict[str, dict[str, Any]] = {}
     for mech in scenario.mechanisms:
         if mech in FUTARCHY_MODES:
-            run = run_futarchy(scenario, agents, world, block, mech)
+            run = run_futarchy(scenario, agents, world, mech)
             rows[mech] = _futarchy_rows(scenario, run, agents.kind)
         elif mech == "poll":
             means = baselines.poll_means(agents, world)
@@ -212,27 +222,29 @@ def merge(
 ) -> dict[str, Any]:
     """A scenario's result from all its blocks (in any order): the ``backtest-result/1``
     contract (module docstring)."""
-    ordered = sorted(blocks_, key=lambda b: int(b["block"]))
-    if [b["block"] for b in ordered] != list(range(blocks(scenario))):
-        raise ValueError("merge needs every block of the scenario exactly once")
+    ordered = sorted(blocks_, key=lambda b: int(b["first_run"]))
+    covered = 0
+    for b in ordered:
+        if int(b["first_run"]) != covered or b["scenario_id"] != scenario.id:
+            raise ValueError("merge needs blocks of this scenario covering every run once")
+        covered += int(b["runs"])
+    if covered != scenario.runs:
+        raise ValueError("merge needs blocks of this scenario covering every run once")
     truth = true_welfare(scenario)
     runs = sum(int(b["runs"]) for b in ordered)
     result = {
         "schema": RESULT_SCHEMA,
         "scenario_id": scenario.id,
         "name": scenario.name,
-        "scenario": scenario.to_dict(),
+        "scenario": scenario.identity(),
         "runs": runs,
         "engine": scenario.engine,
         "seeds": {
             "entropy": scenario.seed,
+            "per_run": "SeedSequence(entropy, spawn_key=(run, stream)): stream 0 the world, "
+            "1 + i the trading of the i-th futarchy mechanism",
             "blocks": [
-                {
-                    "block": b["block"],
-                    "first_run": b["first_run"],
-                    "runs": b["runs"],
-                    "spawn_key": [b["block"]],
-                }
+                {"block": b["block"], "first_run": b["first_run"], "runs": b["runs"]}
                 for b in ordered
             ],
         },
@@ -328,17 +340,19 @@ def run_one(spec: Scenario | Mapping[str, Any]) -> dict[str, Any]:
 # --- sweeps -------------------------------------------------------------------------------
 
 
-def _cache_file(cache: Path, scenario_id: str, block: int) -> Path:
-    return cache / scenario_id / f"block-{block}.json"
+def _cache_file(cache: Path, scenario: Scenario, block: int) -> Path:
+    first, runs = block_runs(scenario, block)
+    return cache / scenario.id / f"runs-{first}-{runs}.json"
 
 
-def _read_cached(path: Path, scenario_id: str, block: int) -> dict[str, Any] | None:
+def _read_cached(path: Path, scenario: Scenario, block: int) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    ok = isinstance(data, dict) and data.get("scenario_id") == scenario_id
-    return data if ok and data.get("block") == block else None
+    first, runs = block_runs(scenario, block)
+    ok = isinstance(data, dict) and data.get("scenario_id") == scenario.id
+    return data if ok and (data.get("first_run"), data.get("runs")) == (first, runs) else None
 
 
 def _write_cached(path: Path, data: Mapping[str, Any]) -> None:
@@ -390,7 +404,7 @@ def sweep(
     todo: list[tuple[Scenario, int]] = []
     for s in unique.values():
         for i in range(blocks(s)):
-            cached = _read_cached(_cache_file(cache_dir, s.id, i), s.id, i) if cache_dir else None
+            cached = _read_cached(_cache_file(cache_dir, s, i), s, i) if cache_dir else None
             if cached is not None:
                 done[(s.id, i)] = cached
                 if progress:
@@ -409,7 +423,7 @@ def sweep(
             data = fut.result()
             done[(s.id, i)] = data
             if cache_dir is not None:
-                _write_cached(_cache_file(cache_dir, s.id, i), data)
+                _write_cached(_cache_file(cache_dir, s, i), data)
             if progress:
                 progress(s, i, False)
     finally:

@@ -16,14 +16,10 @@ modules, as the trading service would:
   run's index in the scenario;
 - the bets settle through the very helper `run_futarchy` uses (`sim.trading._settle`).
 
-The agents are the same (`sim.beliefs.trading_beliefs`), act in the same order (offsets and
-strides drawn from the same generator in the same order) and follow the same rules with the
-same float formulas, operation for operation (``stake``, ``reach``, the ipw margin ``room``;
-`sim.trading`'s module docstring). The noise traders' draws are the vectorised path's
-draws: that path draws ``k ~ U{0..n−1}`` and ``u ~ U[0, 1)`` for all ``M = B · R`` markets at
-once at every step where a noise trader acts in ANY run; this module draws the same arrays
-in the same sequence before trading starts (they depend only on the order of agents) and
-reads entry ``m = j · R + r`` for branch ``j`` of run ``r``.
+The agents are the same (`sim.beliefs.trading_beliefs`), act in the same order and draw the
+same noise (`sim.schedule`: per-run seeds and a counter-based hash of market and step) and
+follow the same rules with the same float formulas, operation for operation (``stake``,
+``reach``, the ipw margin ``room``; `sim.trading`'s module docstring).
 
 So both paths make the same trades: the same integer books, cash and shares, decisions,
 measured welfare and settlements. The averaged welfare agrees to rounding (~1e-15
@@ -52,19 +48,17 @@ from market.trade_step import Order, Side, step
 from sim.beliefs import trading_beliefs
 from sim.books import worst_case_micros
 from sim.scenario import FUTARCHY_MODES, Scenario, ScenarioError
+from sim.schedule import schedule_of
 from sim.trading import SNAPSHOTS, FutarchyRun, asset_of_scenario
 
-# The shared pieces of the vectorised path, imported rather than copied: the schedule's
-# random draw (`_strides`) must be the same draw, and the settlement is not what this
-# reference checks (both paths hand the same books and cash to it).
+# The settlement is not what this reference checks (both paths hand the same books and
+# cash to it), so it is the vectorised path's own, imported rather than copied.
 from sim.trading import _settle as settle_block
-from sim.trading import _strides as draw_strides
 from sim.world import (
     MANIPULATOR,
     NOISE,
     Agents,
     World,
-    block_seed,
     confounding_bias,
     measured_welfare,
     micros,
@@ -92,7 +86,7 @@ def _largest_edge(pi: list[float], p: tuple[float, ...]) -> int:
 
 
 def run_futarchy_reference(
-    scenario: Scenario, agents: Agents, world: World, block: int, mechanism: str
+    scenario: Scenario, agents: Agents, world: World, mechanism: str
 ) -> FutarchyRun:
     """Trade, decide and settle one futarchy mechanism over a block's runs, one market at a
     time (module docstring): the same `FutarchyRun`, with the same meaning, as
@@ -102,7 +96,6 @@ def run_futarchy_reference(
         scenario: the scenario; its engine must be ``"exact"``.
         agents: its population (`sim.world.agents_of`).
         world: the block's draw (`sim.world.draw_world`).
-        block: the block's index (seeds the noise traders' stream).
         mechanism: a key of `sim.scenario.FUTARCHY_MODES`.
 
     Raises:
@@ -122,7 +115,6 @@ def run_futarchy_reference(
     runs = world.runs
     n_agents = agents.count
     stream = 1 + list(FUTARCHY_MODES).index(mechanism)
-    rng = np.random.Generator(np.random.PCG64(block_seed(scenario, block, stream)))
 
     subsidy = micros(scenario.market.subsidy)
     b_micros = liquidity_micros(n, n_branches, subsidy, rule)
@@ -140,27 +132,20 @@ def run_futarchy_reference(
 
     steps = scenario.market.rounds * n_agents
     snap_steps = np.unique(np.linspace(0, steps, SNAPSHOTS).round().astype(np.int64))
-    offsets = rng.integers(n_agents, size=(scenario.market.rounds, runs))
-    strides = draw_strides(n_agents, runs, rng)
-
-    # who acts at step s in run r, and the noise traders' draws, in run_futarchy's order
+    # who acts at step s in run r, and the noise traders' numbers: the same schedule
+    # (`sim.schedule`, per-run seeds and a counter-based hash) as run_futarchy's
+    schedule = schedule_of(scenario, world.first_run, runs, stream, n_branches, n_agents)
     markets = n_branches * runs
-    is_noise = (agents.kind == NOISE).tolist()
+    every_market = np.arange(markets)
     order: list[list[int]] = [[0] * steps for _ in range(runs)]
-    drawn_at: list[int] = [-1] * steps
-    noise_k: list[np.ndarray] = []
-    noise_u: list[np.ndarray] = []
+    drawn_at: list[int] = list(range(steps))
+    k_drawn = np.empty((steps, markets), dtype=np.int64)
+    u_drawn = np.empty((steps, markets), dtype=np.float64)
     for s in range(steps):
-        rnd, pos = divmod(s, n_agents)
-        acting = [int((offsets[rnd, r] + pos * strides[r]) % n_agents) for r in range(runs)]
+        acting = schedule.acting(s, n_agents).tolist()
         for r in range(runs):
             order[r][s] = acting[r]
-        if any(is_noise[a] for a in acting):
-            drawn_at[s] = len(noise_k)
-            noise_k.append(rng.integers(n, size=markets))
-            noise_u.append(rng.random(markets))
-    k_drawn = np.array(noise_k, dtype=np.int64).reshape(-1, markets)
-    u_drawn = np.array(noise_u, dtype=np.float64).reshape(-1, markets)
+        k_drawn[s], u_drawn[s] = schedule.noise(s, n, every_market)
 
     cash = np.empty((n_branches, runs, n_agents), dtype=np.int64)
     shares = np.zeros((n_branches, runs, n_agents, n), dtype=np.int64)

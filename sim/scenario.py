@@ -6,13 +6,13 @@ decision rule), the population of agents, the mechanisms to compare, the number 
 and the seed. It is read from TOML or JSON (`load`, `from_dict`); an unknown key, a wrong
 type or a value out of range is refused with `ScenarioError` naming the field
 (``population.informed.count``). Equal content gives an equal id:
-``id = SHA-256(canonical JSON of to_dict())`` (`db.canonical`), so results are cached and
-shipped to a cluster by id.
+``id = SHA-256(canonical JSON of identity())`` (`db.canonical`; every field but the block
+size, which changes no number), so results are cached and shipped to a cluster by id.
 
 Units: money in cash units (1 cash = 1,000,000 micro-units, as the service), welfare in the
-metric's units, time in seconds. Run ``r`` of a scenario draws its world from
-``SeedSequence(seed)`` spawned per block of `block` runs, so a run's numbers do not depend
-on how a sweep splits the work.
+metric's units, time in seconds. Run ``r`` of a scenario draws everything from
+``SeedSequence(seed, spawn_key=(r, stream))`` (`sim.schedule`), so its numbers do not depend
+on the block it is stepped in or on how a sweep splits the work.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ class Scenario(_Spec):
     runs: Int = Field(default=100, ge=1, le=MAX_RUNS)
     seed: Int = Field(default=0, ge=0, lt=2**128)
     engine: Literal["exact", "fast"] = "exact"
-    block: Int = Field(default=500, ge=1, le=100_000)
+    block: Int = Field(default=500, ge=1, le=100_000)  # runs stepped together: speed only
     branches: tuple[Branch, ...] = Field(min_length=2, max_length=50)
     welfare: Welfare = Welfare()
     market: Market = Market()
@@ -278,10 +278,17 @@ class Scenario(_Spec):
         data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
         return data
 
+    def identity(self) -> dict[str, Any]:
+        """`to_dict` without ``block``: everything that decides a result's numbers (the
+        block size only groups runs for speed; every run draws from its own seed)."""
+        data = self.to_dict()
+        del data["block"]
+        return data
+
     @cached_property
     def id(self) -> str:
-        """SHA-256 of the canonical JSON of `to_dict`, 64 hex digits."""
-        return canonical.digest(self.to_dict())
+        """SHA-256 of the canonical JSON of `identity`, 64 hex digits."""
+        return canonical.digest(self.identity())
 
     def with_changes(self, **changes: Any) -> Scenario:
         """A copy with top-level fields replaced, validated again."""

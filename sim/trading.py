@@ -17,10 +17,12 @@ service's own pure modules:
 - settlement is `market.settlement.settle` (scaled for ipw) or `unwind`, per run.
 
 **Trading.** ``rounds`` rounds; in each, every agent acts once, in an order rotated by a
-per-run random offset and stride. Trade ``s`` of ``S = rounds · A`` happens at
-``t_s = s · T / S`` seconds (``T`` the trading length; the decision is at ``T``). An
-informed trader, insider or the manipulator with outcome beliefs ``π`` (`sim.beliefs`)
-buys, in every branch, the outcome ``k`` with the largest edge ``π_k − p_k``, spending::
+per-run random offset and stride (`sim.schedule`: every random number of a run comes from
+the run's own seed, so the block it is stepped in changes nothing). Trade ``s`` of ``S =
+rounds · A`` happens at ``t_s = s · T / S`` seconds (``T`` the trading length; the
+decision is at ``T``). An informed trader, insider or the manipulator with outcome beliefs
+``π`` (`sim.beliefs`) buys, in every branch, the outcome ``k`` with the largest edge ``π_k
+− p_k``, spending::
 
     min( f · (π_k − p_k) / (1 − p_k) · c,   b · ln((1 − p_k) / (1 − π_k)) )
 
@@ -35,7 +37,6 @@ an agent sells: in an LMSR, buying SHORT costs what selling LONG pays, up to rou
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -56,6 +57,7 @@ from market.settlement import TraderState, settle, unwind
 from sim.beliefs import trading_beliefs
 from sim.books import books_for, worst_case_micros
 from sim.scenario import FUTARCHY_MODES, Scenario
+from sim.schedule import schedule_of
 from sim.world import (
     MANIPULATOR,
     NOISE,
@@ -63,7 +65,6 @@ from sim.world import (
     FloatArray,
     IntArray,
     World,
-    block_seed,
     confounding_bias,
     measured_welfare,
     micros,
@@ -123,14 +124,7 @@ def _largest_edge(pi: FloatArray, p: FloatArray) -> IntArray:
     return many
 
 
-def _strides(agents: int, runs: int, rng: np.random.Generator) -> IntArray:
-    coprime = [k for k in range(1, max(agents, 2)) if math.gcd(k, agents) == 1] or [1]
-    return np.asarray(rng.choice(coprime, size=runs), dtype=np.int64)
-
-
-def run_futarchy(
-    scenario: Scenario, agents: Agents, world: World, block: int, mechanism: str
-) -> FutarchyRun:
+def run_futarchy(scenario: Scenario, agents: Agents, world: World, mechanism: str) -> FutarchyRun:
     """Trade, decide and settle one futarchy mechanism over a block's runs."""
     mode = FUTARCHY_MODES[mechanism]
     rule = scenario.decision_rule(mode)
@@ -140,7 +134,6 @@ def run_futarchy(
     runs = world.runs
     n_agents = agents.count
     stream = 1 + list(FUTARCHY_MODES).index(mechanism)
-    rng = np.random.Generator(np.random.PCG64(block_seed(scenario, block, stream)))
 
     subsidy = micros(scenario.market.subsidy)
     b_micros = liquidity_micros(n, n_branches, subsidy, rule)
@@ -174,8 +167,7 @@ def run_futarchy(
     snap_steps = np.unique(np.linspace(0, steps, SNAPSHOTS).round().astype(np.int64))
     snap_set = set(snap_steps.tolist())
     path = np.empty((snap_steps.shape[0], n_branches, runs))
-    offsets = rng.integers(n_agents, size=(scenario.market.rounds, runs))
-    strides = _strides(n_agents, runs, rng)
+    schedule = schedule_of(scenario, world.first_run, runs, stream, n_branches, n_agents)
 
     opening = asset.expected_welfare([1.0 / n] * n)
     twap = initial_states(rule, 0.0, horizon, np.full((n_branches, runs), opening))
@@ -214,8 +206,7 @@ def run_futarchy(
             snap += 1
         if s == steps:
             break
-        rnd, pos = divmod(s, n_agents)
-        a = ((offsets[rnd] + pos * strides) % n_agents)[run_of_market]
+        a = schedule.acting(s, n_agents)[run_of_market]
         idx = holding_base + a
         pi = np.take(belief_rows, idx, axis=0).T
         k = _largest_edge(pi, p)
@@ -230,10 +221,12 @@ def run_futarchy(
         spend = np.minimum(stake, reach)
         if has_noise:
             noisy = is_noise[a]
-            if noisy.any():
-                k = np.where(noisy, rng.integers(n, size=markets), k)
-                held = idx * n + k
-                spend = np.where(noisy, rng.random(markets) * noise_fraction[a] * c, spend)
+            at = np.flatnonzero(noisy)
+            if at.size:
+                noise_k, noise_u = schedule.noise(s, n, at)
+                k[at] = noise_k
+                held[at] = idx[at] * n + noise_k
+                spend[at] = noise_u * noise_fraction[a[at]] * c[at]
         if margin is not None:
             # the service's ipw margin: cash after ≥ M · spent after, spent = D − c
             room = (c - margin * (deposit[a] - c)) / (1.0 + margin) - 1.0

@@ -1,8 +1,9 @@
 """The simulated world of a block of runs: who the agents are, what they know, what happens.
 
-Everything random in a run is drawn here, from the block's own
-``SeedSequence(scenario.seed, spawn_key=(block,))``, in a fixed order, so a run's numbers
-depend only on the scenario and its block (never on how a sweep is split). Shapes use
+Everything random in a run's world is drawn here, from the run's own
+``SeedSequence(scenario.seed, spawn_key=(run, 0))`` (`sim.schedule.run_seed`), in a fixed
+order, so a run's numbers depend only on the scenario and its index: never on the block it
+is stepped in or on how a sweep is split. Shapes use
 ``R`` runs, ``A`` agents and ``B = K + 1`` branches (the status quo is branch 0).
 
 **The world.** Branch ``j`` has the true causal effect ``effect_j``; the welfare measured
@@ -35,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sim.scenario import Scenario
+from sim.schedule import run_generator
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -120,14 +122,9 @@ def agents_of(scenario: Scenario) -> Agents:
     )
 
 
-def block_seed(scenario: Scenario, block: int, stream: int = 0) -> np.random.SeedSequence:
-    """``SeedSequence(seed, spawn_key=(block, stream))``: stream 0 draws the world, stream
-    ``1 + i`` the noise traders of the ``i``-th futarchy mechanism."""
-    return np.random.SeedSequence(scenario.seed, spawn_key=(block, stream))
-
-
 def block_runs(scenario: Scenario, block: int) -> tuple[int, int]:
-    """``(first_run, runs)`` of a block: blocks of `Scenario.block` runs, the last shorter."""
+    """``(first_run, runs)`` of a block: blocks of `Scenario.block` runs stepped together in
+    numpy (a speed setting: no run's numbers depend on it), the last shorter."""
     first = block * scenario.block
     return first, min(scenario.block, scenario.runs - first)
 
@@ -177,12 +174,22 @@ class World:
 def draw_world(scenario: Scenario, agents: Agents, block: int) -> World:
     """Draw a block's world (see the module docstring), in a fixed order."""
     first, runs = block_runs(scenario, block)
-    rng = np.random.Generator(np.random.PCG64(block_seed(scenario, block)))
     effect = np.array([b.effect for b in scenario.branches], dtype=np.float64)
     n_branches = effect.shape[0]
-    z0 = rng.standard_normal(runs)
-    measurement = rng.standard_normal(runs)
-    eta = rng.standard_normal((runs, agents.count, n_branches))
+    z0 = np.empty(runs)
+    measurement = np.empty(runs)
+    eta = np.empty((runs, agents.count, n_branches))
+    votes_random = np.empty((runs, agents.count), dtype=np.int64)
+    random_choice = np.empty(runs, dtype=np.int64)
+    seeds = []
+    for i in range(runs):
+        rng = run_generator(scenario, first + i, 0)
+        z0[i] = rng.standard_normal()
+        measurement[i] = rng.standard_normal()
+        eta[i] = rng.standard_normal((agents.count, n_branches))
+        votes_random[i] = rng.integers(n_branches, size=agents.count)
+        random_choice[i] = rng.integers(n_branches)
+        seeds.append(rng.bytes(SEED_BYTES))
     tau2 = scenario.welfare.prior_sd**2
     sd = agents.signal_sd
     has_signal = np.isfinite(sd)
@@ -191,10 +198,6 @@ def draw_world(scenario: Scenario, agents: Agents, block: int) -> World:
     signal = effect[None, None, :] + safe_sd[None, :, None] * eta
     causal = scenario.welfare.base + weight[None, :, None] * signal
     posterior_var = weight * safe_sd**2
-    votes_random = rng.integers(n_branches, size=(runs, agents.count))
-    random_choice = rng.integers(n_branches, size=runs)
-    raw = rng.bytes(SEED_BYTES * runs)
-    seeds = tuple(raw[i * SEED_BYTES : (i + 1) * SEED_BYTES] for i in range(runs))
     return World(
         first_run=first,
         effect=effect,
@@ -202,9 +205,9 @@ def draw_world(scenario: Scenario, agents: Agents, block: int) -> World:
         measurement=measurement,
         causal=causal,
         posterior_var=posterior_var,
-        votes_random=votes_random.astype(np.int64),
-        random_choice=random_choice.astype(np.int64),
-        decision_seeds=seeds,
+        votes_random=votes_random,
+        random_choice=random_choice,
+        decision_seeds=tuple(seeds),
     )
 
 

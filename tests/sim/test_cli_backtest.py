@@ -70,8 +70,8 @@ def test_run_writes_the_result_and_the_report_named_by_scenario_id(tmp_path):
     assert f"wrote {out / (spec_id + '.json')}" in result.output
     # two blocks of two runs, cached by scenario id
     assert sorted(p.name for p in (out / "cache" / spec_id).iterdir()) == [
-        "block-0.json",
-        "block-1.json",
+        "runs-0-2.json",
+        "runs-2-2.json",
     ]
 
 

@@ -59,6 +59,6 @@ def test_a_sweep_on_a_loopback_dask_cluster_matches_run_one(tmp_path):
         assert json.dumps(result, sort_keys=True) == json.dumps(run_one(spec), sort_keys=True)
     # every block landed in the cache, keyed by scenario id
     assert sorted(p.name for p in (tmp_path / specs[0].id).iterdir()) == [
-        "block-0.json",
-        "block-1.json",
+        "runs-0-3.json",
+        "runs-3-3.json",
     ]

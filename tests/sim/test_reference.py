@@ -76,8 +76,8 @@ def both(spec: Scenario, mechanism: str) -> tuple[FutarchyRun, FutarchyRun]:
     agents = agents_of(spec)
     world = draw_world(spec, agents, 0)
     return (
-        run_futarchy(spec, agents, world, 0, mechanism),
-        run_futarchy_reference(spec, agents, world, 0, mechanism),
+        run_futarchy(spec, agents, world, mechanism),
+        run_futarchy_reference(spec, agents, world, mechanism),
     )
 
 
@@ -138,5 +138,5 @@ def test_the_reference_runs_the_exact_engine_only() -> None:
     agents = agents_of(spec)
     world = draw_world(spec, agents, 0)
     with pytest.raises(ScenarioError) as refused:
-        run_futarchy_reference(spec, agents, world, 0, "futarchy")
+        run_futarchy_reference(spec, agents, world, "futarchy")
     assert refused.value.field == "engine"

@@ -52,7 +52,7 @@ def _trade(monkeypatch: pytest.MonkeyPatch, data: dict[str, Any], mechanism: str
     scenario = from_dict(data)
     agents = agents_of(scenario)
     world = draw_world(scenario, agents, 0)
-    run = run_futarchy(scenario, agents, world, 0, mechanism)
+    run = run_futarchy(scenario, agents, world, mechanism)
     return Traded(scenario, agents, world, run, held["cash"], held["shares"])
 
 
@@ -230,8 +230,8 @@ def test_the_exact_and_the_fast_engine_agree(tiny: dict[str, Any]) -> None:
     world = draw_world(exact, agents, 0)
     tolerance = {"futarchy": 1e-5, "futarchy_randomised": 1e-5, "futarchy_ipw": 1e-3}
     for mechanism in MECHANISMS:
-        a = run_futarchy(exact, agents, world, 0, mechanism)
-        b = run_futarchy(fast, agents, world, 0, mechanism)
+        a = run_futarchy(exact, agents, world, mechanism)
+        b = run_futarchy(fast, agents, world, mechanism)
         same = a.decisions.executed == b.decisions.executed
         assert float(same.mean()) >= 0.9, mechanism
         np.testing.assert_allclose(a.averaged, b.averaged, rtol=0, atol=tolerance[mechanism])
