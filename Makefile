@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.settle
 	$(BIN)/python -m bench.api_load
+	$(BIN)/python -m bench.backtest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
