@@ -59,8 +59,10 @@ def _max_rss_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024.0  # kilobytes on Linux
 
 
-def _in_process(data: dict[str, Any]) -> dict[str, float]:
-    """One block of a scenario in this process: vectorised, then (if asked) reference."""
+def _one_core(data: dict[str, Any], reference: bool = False) -> dict[str, float]:
+    """One block of a scenario's plain futarchy in this process: the vectorised path, or
+    the one-market-at-a-time reference."""
+    from sim.reference import run_futarchy_reference
     from sim.scenario import from_dict
     from sim.trading import run_futarchy
     from sim.world import agents_of, draw_world
@@ -68,24 +70,11 @@ def _in_process(data: dict[str, Any]) -> dict[str, float]:
     scenario = from_dict(data)
     agents = agents_of(scenario)
     world = draw_world(scenario, agents, 0)
+    run = run_futarchy_reference if reference else run_futarchy
     start = time.perf_counter()
-    run = run_futarchy(scenario, agents, world, "futarchy")
+    result = run(scenario, agents, world, "futarchy")
     seconds = time.perf_counter() - start
-    return {"actions": run.actions, "seconds": seconds, "rate": run.actions / seconds}
-
-
-def _reference(data: dict[str, Any]) -> dict[str, float]:
-    from sim.reference import run_futarchy_reference
-    from sim.scenario import from_dict
-    from sim.world import agents_of, draw_world
-
-    scenario = from_dict(data)
-    agents = agents_of(scenario)
-    world = draw_world(scenario, agents, 0)
-    start = time.perf_counter()
-    run = run_futarchy_reference(scenario, agents, world, "futarchy")
-    seconds = time.perf_counter() - start
-    return {"actions": run.actions, "seconds": seconds, "rate": run.actions / seconds}
+    return {"actions": result.actions, "seconds": seconds, "rate": result.actions / seconds}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -117,10 +106,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"standard sweep: {actions:,} agent-trades in {wall:.1f} s = {sweep_rate:,.0f}/s")
     print(f"memory: parent {parent_mb:.0f} MB, largest worker {worker_mb:.0f} MB × {workers}")
 
-    exact = _in_process(scenario_data(args.reference_runs * 50, args.exact_rounds, "exact", 100))
-    fast = _in_process(scenario_data(args.reference_runs * 50, args.exact_rounds, "fast", 100))
-    reference = _reference(
-        scenario_data(args.reference_runs, args.reference_rounds, "exact", args.reference_runs)
+    exact = _one_core(scenario_data(args.reference_runs * 50, args.exact_rounds, "exact", 100))
+    fast = _one_core(scenario_data(args.reference_runs * 50, args.exact_rounds, "fast", 100))
+    reference = _one_core(
+        scenario_data(args.reference_runs, args.reference_rounds, "exact", args.reference_runs),
+        reference=True,
     )
     for name, row in (("exact, 1 core", exact), ("fast, 1 core", fast), ("reference", reference)):
         print(f"{name:>14}: {row['rate']:>12,.0f} agent-trades/s ({row['seconds']:.2f} s)")

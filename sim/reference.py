@@ -41,15 +41,14 @@ import numpy as np
 
 from market.assets import Asset
 from market.book import Book
-from market.branch import after_trade, liquidity_micros, opening_state
+from market.branch import after_trade, opening_state
 from market.decision import Decision, DecisionRule, Decisions, TwapState, average, decide
 from market.decision import margin_multiple as margin_multiple_of
 from market.trade_step import Order, Side, step
-from sim.beliefs import trading_beliefs
 from sim.books import worst_case_micros
-from sim.scenario import FUTARCHY_MODES, Scenario, ScenarioError
+from sim.scenario import Scenario, ScenarioError
 from sim.schedule import schedule_of
-from sim.trading import SNAPSHOTS, FutarchyRun, asset_of_scenario
+from sim.trading import SNAPSHOTS, FutarchyRun, terms_of
 
 # The settlement is not what this reference checks (both paths hand the same books and
 # cash to it), so it is the vectorised path's own, imported rather than copied.
@@ -59,9 +58,7 @@ from sim.world import (
     NOISE,
     Agents,
     World,
-    confounding_bias,
     measured_welfare,
-    micros,
 )
 
 
@@ -107,28 +104,12 @@ def run_futarchy_reference(
             f"the one-market-at-a-time reference runs the exact engine only, got "
             f"{scenario.engine!r}; use scenario.with_changes(engine='exact')",
         )
-    mode = FUTARCHY_MODES[mechanism]
-    rule = scenario.decision_rule(mode)
-    asset = asset_of_scenario(scenario)
-    n = asset.n
-    n_branches = len(scenario.branches)
+    terms = terms_of(scenario, agents, world, mechanism)
+    mode, rule, asset, n, n_branches = terms.mode, terms.rule, terms.asset, terms.n, terms.branches
+    subsidy, b_micros, bias, beliefs = terms.subsidy, terms.b_micros, terms.bias, terms.beliefs
+    stream = terms.stream
     runs = world.runs
     n_agents = agents.count
-    stream = 1 + list(FUTARCHY_MODES).index(mechanism)
-
-    subsidy = micros(scenario.market.subsidy)
-    b_micros = liquidity_micros(n, n_branches, subsidy, rule)
-    bias = confounding_bias(scenario, mode)
-    manip = scenario.population.manipulator
-    beliefs = trading_beliefs(
-        asset,
-        agents,
-        world,
-        bias,
-        scenario.welfare.noise,
-        abs(scenario.confounding.strength),
-        None if manip is None else manip.target,
-    )
 
     steps = scenario.market.rounds * n_agents
     snap_steps = np.unique(np.linspace(0, steps, SNAPSHOTS).round().astype(np.int64))

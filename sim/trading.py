@@ -45,6 +45,7 @@ import numpy as np
 from market.assets import Asset, BinnedAsset, ScalarAsset
 from market.branch import liquidity_micros
 from market.decision import (
+    DecisionRule,
     Decisions,
     advance_many,
     average_many,
@@ -124,26 +125,38 @@ def _largest_edge(pi: FloatArray, p: FloatArray) -> IntArray:
     return many
 
 
-def run_futarchy(scenario: Scenario, agents: Agents, world: World, mechanism: str) -> FutarchyRun:
-    """Trade, decide and settle one futarchy mechanism over a block's runs."""
+@dataclass(frozen=True, eq=False)
+class Terms:
+    """What one futarchy mechanism's markets share on a block, whichever path trades them.
+
+    Attributes:
+        mode: the exploration mode; rule: the service's `DecisionRule` for it.
+        asset: the branch markets' asset; n: its outcomes; branches: ``B``.
+        subsidy: ``F``, micro-units; b_micros: the service's liquidity for it.
+        bias: ``β_j`` per branch (`sim.world.confounding_bias`).
+        beliefs: every agent's outcome beliefs, ``(n, B, R, A)`` (`sim.beliefs`).
+        stream: the seed stream of this mechanism's trading (`sim.schedule`).
+    """
+
+    mode: str
+    rule: DecisionRule
+    asset: Asset
+    n: int
+    branches: int
+    subsidy: int
+    b_micros: int
+    bias: FloatArray
+    beliefs: FloatArray
+    stream: int
+
+
+def terms_of(scenario: Scenario, agents: Agents, world: World, mechanism: str) -> Terms:
+    """The `Terms` of a futarchy mechanism on a block's world."""
     mode = FUTARCHY_MODES[mechanism]
     rule = scenario.decision_rule(mode)
     asset = asset_of_scenario(scenario)
-    n = asset.n
     n_branches = len(scenario.branches)
-    runs = world.runs
-    n_agents = agents.count
-    stream = 1 + list(FUTARCHY_MODES).index(mechanism)
-
     subsidy = micros(scenario.market.subsidy)
-    b_micros = liquidity_micros(n, n_branches, subsidy, rule)
-    books = books_for(scenario.engine, n, n_branches * runs, b_micros)
-    b = float(b_micros)
-    dtype = books.holdings_dtype()
-    cash = np.empty((n_branches, runs, n_agents), dtype=dtype)
-    cash[...] = agents.budget_micros
-    shares = np.zeros((n_branches, runs, n_agents, n), dtype=dtype)
-
     bias = confounding_bias(scenario, mode)
     manip = scenario.population.manipulator
     beliefs = trading_beliefs(
@@ -155,6 +168,33 @@ def run_futarchy(scenario: Scenario, agents: Agents, world: World, mechanism: st
         abs(scenario.confounding.strength),
         None if manip is None else manip.target,
     )
+    return Terms(
+        mode=mode,
+        rule=rule,
+        asset=asset,
+        n=asset.n,
+        branches=n_branches,
+        subsidy=subsidy,
+        b_micros=liquidity_micros(asset.n, n_branches, subsidy, rule),
+        bias=bias,
+        beliefs=beliefs,
+        stream=1 + list(FUTARCHY_MODES).index(mechanism),
+    )
+
+
+def run_futarchy(scenario: Scenario, agents: Agents, world: World, mechanism: str) -> FutarchyRun:
+    """Trade, decide and settle one futarchy mechanism over a block's runs."""
+    terms = terms_of(scenario, agents, world, mechanism)
+    mode, rule, asset, n, n_branches = terms.mode, terms.rule, terms.asset, terms.n, terms.branches
+    subsidy, b_micros, bias, beliefs = terms.subsidy, terms.b_micros, terms.bias, terms.beliefs
+    runs = world.runs
+    n_agents = agents.count
+    books = books_for(scenario.engine, n, n_branches * runs, b_micros)
+    b = float(b_micros)
+    dtype = books.holdings_dtype()
+    cash = np.empty((n_branches, runs, n_agents), dtype=dtype)
+    cash[...] = agents.budget_micros
+    shares = np.zeros((n_branches, runs, n_agents, n), dtype=dtype)
 
     horizon = float(scenario.market.trading_seconds)
     steps = scenario.market.rounds * n_agents
@@ -167,7 +207,7 @@ def run_futarchy(scenario: Scenario, agents: Agents, world: World, mechanism: st
     snap_steps = np.unique(np.linspace(0, steps, SNAPSHOTS).round().astype(np.int64))
     snap_set = set(snap_steps.tolist())
     path = np.empty((snap_steps.shape[0], n_branches, runs))
-    schedule = schedule_of(scenario, world.first_run, runs, stream, n_branches, n_agents)
+    schedule = schedule_of(scenario, world.first_run, runs, terms.stream, n_branches, n_agents)
 
     opening = asset.expected_welfare([1.0 / n] * n)
     twap = initial_states(rule, 0.0, horizon, np.full((n_branches, runs), opening))
