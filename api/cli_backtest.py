@@ -189,7 +189,8 @@ def render_text(r: Replay, console: Console) -> None:
     table.add_column("recorded average", justify="right")
     table.add_column("replayed average", justify="right")
     for b in r.branches:
-        label = f"{b.index} {b.name}" + (" (status quo)" if b.is_status_quo else "")
+        named = b.name.casefold() == "status quo"  # the demo names its status quo so
+        label = f"{b.index} {b.name}" + (" (status quo)" if b.is_status_quo and not named else "")
         table.add_row(Text(label), _num(b.recorded_average), _num(b.replayed_average))
     console.print(table)
     console.print(recorded_line(r), markup=False)
