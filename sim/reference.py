@@ -14,7 +14,7 @@ modules, as the trading service would:
 - each run decides by `market.decision.average` per branch and `market.decision.decide`,
   with the run's committed seed (`sim.world.World.decision_seeds`) and proposal id = the
   run's index in the scenario;
-- the bets settle through the very helper `run_futarchy` uses (`sim.trading._settle`).
+- the bets settle through the very step `run_futarchy` ends with (`sim.trading.settled_run`).
 
 The agents are the same (`sim.beliefs.trading_beliefs`), act in the same order and draw the
 same noise (`sim.schedule`: per-run seeds and a counter-based hash of market and step) and
@@ -45,20 +45,17 @@ from market.branch import after_trade, opening_state
 from market.decision import Decision, DecisionRule, Decisions, TwapState, average, decide
 from market.decision import margin_multiple as margin_multiple_of
 from market.trade_step import Order, Side, step
-from sim.books import worst_case_micros
 from sim.scenario import Scenario, ScenarioError
 from sim.schedule import schedule_of
-from sim.trading import SNAPSHOTS, FutarchyRun, terms_of
 
 # The settlement is not what this reference checks (both paths hand the same books and
-# cash to it), so it is the vectorised path's own, imported rather than copied.
-from sim.trading import _settle as settle_block
+# cash to it), so it ends with the vectorised path's own `settled_run`.
+from sim.trading import SNAPSHOTS, FutarchyRun, settled_run, terms_of
 from sim.world import (
     MANIPULATOR,
     NOISE,
     Agents,
     World,
-    measured_welfare,
 )
 
 
@@ -106,7 +103,7 @@ def run_futarchy_reference(
         )
     terms = terms_of(scenario, agents, world, mechanism)
     mode, rule, asset, n, n_branches = terms.mode, terms.rule, terms.asset, terms.n, terms.branches
-    subsidy, b_micros, bias, beliefs = terms.subsidy, terms.b_micros, terms.bias, terms.beliefs
+    b_micros, beliefs = terms.b_micros, terms.beliefs
     stream = terms.stream
     runs = world.runs
     n_agents = agents.count
@@ -164,26 +161,10 @@ def run_futarchy_reference(
         settles=np.array([d.settles for d in each], dtype=np.bool_),
         probability=np.array([d.probability for d in each], dtype=np.float64),
     )
-    welfare = measured_welfare(scenario, world, decisions.executed, ~decisions.explored)
-    pnl, maker_loss = settle_block(
-        asset, agents, cash, shares, decisions, welfare, subsidy, mode == "ipw"
-    )
-    bound = worst_case_micros(b_micros, n)
-    if mode == "ipw":
-        bound /= rule.epsilon / n_branches
-    return FutarchyRun(
-        mechanism=mechanism,
-        averaged=averaged,
-        decisions=decisions,
-        welfare=welfare,
-        pnl_micros=pnl,
-        maker_loss_micros=maker_loss,
-        loss_bound_micros=bound,
-        path=path,
-        path_times=snap_steps / steps,
-        target=scenario.welfare.base + world.effect + bias,
-        actions=runs * steps,
-    )
+    return settled_run(
+        scenario, agents, world, terms, mechanism, averaged, decisions, cash, shares,
+        path, snap_steps / steps, runs * steps,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -186,7 +186,7 @@ def run_futarchy(scenario: Scenario, agents: Agents, world: World, mechanism: st
     """Trade, decide and settle one futarchy mechanism over a block's runs."""
     terms = terms_of(scenario, agents, world, mechanism)
     mode, rule, asset, n, n_branches = terms.mode, terms.rule, terms.asset, terms.n, terms.branches
-    subsidy, b_micros, bias, beliefs = terms.subsidy, terms.b_micros, terms.bias, terms.beliefs
+    b_micros, beliefs = terms.b_micros, terms.beliefs
     runs = world.runs
     n_agents = agents.count
     books = books_for(scenario.engine, n, n_branches * runs, b_micros)
@@ -279,14 +279,37 @@ def run_futarchy(scenario: Scenario, agents: Agents, world: World, mechanism: st
     averaged = average_many(twap, rule).T.copy()
     u = uniform_many(world.decision_seeds, world.run_ids) if mode != "none" else None
     decisions = decide_many(rule, averaged, 0, u)
+    return settled_run(
+        scenario, agents, world, terms, mechanism, averaged, decisions, cash, shares,
+        path, snap_steps / steps, runs * steps,
+    )  # fmt: skip
+
+
+def settled_run(
+    scenario: Scenario,
+    agents: Agents,
+    world: World,
+    terms: Terms,
+    mechanism: str,
+    averaged: FloatArray,
+    decisions: Decisions,
+    cash: np.ndarray,
+    shares: np.ndarray,
+    path: FloatArray,
+    path_times: FloatArray,
+    actions: int,
+) -> FutarchyRun:
+    """Measure welfare, settle every run and package a `FutarchyRun`: the end both the
+    vectorised path and `sim.reference` share once they have traded and decided.
+
+    ``cash`` is ``(B, R, A)`` and ``shares`` ``(B, R, A, n)``, in micro-units."""
     welfare = measured_welfare(scenario, world, decisions.executed, ~decisions.explored)
     pnl, maker_loss = _settle(
-        asset, agents, cash, shares, decisions, welfare, subsidy, mode == "ipw"
+        terms.asset, agents, cash, shares, decisions, welfare, terms.subsidy, terms.mode == "ipw"
     )
-    bound = worst_case_micros(b_micros, n)
-    if mode == "ipw":
-        bound /= rule.epsilon / n_branches
-    effect = world.effect
+    bound = worst_case_micros(terms.b_micros, terms.n)
+    if terms.mode == "ipw":
+        bound /= terms.rule.epsilon / terms.branches
     return FutarchyRun(
         mechanism=mechanism,
         averaged=averaged,
@@ -296,9 +319,9 @@ def run_futarchy(scenario: Scenario, agents: Agents, world: World, mechanism: st
         maker_loss_micros=maker_loss,
         loss_bound_micros=bound,
         path=path,
-        path_times=snap_steps / steps,
-        target=scenario.welfare.base + effect + bias,
-        actions=runs * steps,
+        path_times=path_times,
+        target=scenario.welfare.base + world.effect + terms.bias,
+        actions=actions,
     )
 
 
